@@ -1,0 +1,7 @@
+"""``python -m analyse`` runs the ``analyse`` command."""
+
+import sys
+
+from analyse.cli import main
+
+sys.exit(main())

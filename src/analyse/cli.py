@@ -1,0 +1,114 @@
+"""The ``analyse`` command: thin wrappers over the library.
+
+    analyse fetch [--mirror DIR] [--base-url URL] [--source ID ...]
+    analyse demo [--seed N]
+    analyse clean
+    analyse report {national,region,territory,all} ...
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from analyse import __version__
+from analyse.errors import InputFileError, ParameterError
+from analyse.paths import get_processed_dir, get_raw_dir
+
+
+def _cmd_fetch(args: argparse.Namespace) -> int:
+    from analyse.fetch import fetch_sources
+
+    manifest = fetch_sources(
+        args.raw_dir,
+        mirror=args.mirror,
+        base_url=args.base_url,
+        source_ids=args.source or None,
+    )
+    print(f"fetched {len(manifest['files'])} files into {args.raw_dir} (manifest.json written)")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from analyse.demo import write_demo
+
+    write_demo(args.raw_dir, seed=args.seed)
+    print(f"synthetic demo data (seed {args.seed}) written to {args.raw_dir}")
+    return 0
+
+
+def _cmd_clean(args: argparse.Namespace) -> int:
+    from analyse.clean import run_clean
+
+    quality = run_clean(args.raw_dir, args.processed_dir)
+    for source_id, counts in quality["sources"].items():
+        print(
+            f"{source_id:32s} in {counts['rows_in']:>8} out {counts['rows_out']:>8} "
+            f"quarantined {counts['rows_quarantined']:>6}"
+        )
+    print(f"core tables written to {args.processed_dir}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``analyse`` command."""
+    parser = argparse.ArgumentParser(
+        prog="analyse",
+        description="Evaluate Territoires d'industrie and the acceleration fund.",
+    )
+    parser.add_argument("--version", action="version", version=f"analyse {__version__}")
+    parser.add_argument("-v", "--verbose", action="store_true", help="debug logging")
+    parser.add_argument(
+        "--raw-dir", type=Path, default=None, help="raw data folder (default: data/raw)"
+    )
+    parser.add_argument(
+        "--processed-dir",
+        type=Path,
+        default=None,
+        help="processed data folder (default: data/processed)",
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fetch", help="download raw sources (or copy them from a mirror folder)")
+    p.add_argument("--mirror", type=Path, help="copy from this folder instead of downloading")
+    p.add_argument("--base-url", help="download from this base URL instead of the publishers'")
+    p.add_argument("--source", action="append", help="only this source id (repeatable)")
+    p.set_defaults(func=_cmd_fetch)
+
+    p = sub.add_parser("demo", help="write the synthetic demo dataset into the raw folder")
+    p.add_argument("--seed", type=int, default=2018, help="random seed (default 2018)")
+    p.set_defaults(func=_cmd_demo)
+
+    p = sub.add_parser("clean", help="clean raw files into core tables")
+    p.set_defaults(func=_cmd_clean)
+
+    try:
+        from analyse.report.cli import add_report_parser
+    except ImportError:  # pragma: no cover - report package not built yet
+        pass
+    else:
+        add_report_parser(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of the console script."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    args.raw_dir = args.raw_dir or get_raw_dir()
+    args.processed_dir = args.processed_dir or get_processed_dir()
+    try:
+        return int(args.func(args) or 0)
+    except (InputFileError, ParameterError, FileNotFoundError) as exc:
+        print(f"analyse: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
