@@ -1,9 +1,9 @@
 """The ``analyse`` command: thin wrappers over the library.
 
-    analyse fetch [--mirror DIR] [--base-url URL] [--source ID ...]
-    analyse demo [--seed N]
-    analyse clean
-    analyse report {national,region,territory,all} ...
+analyse fetch [--mirror DIR] [--base-url URL] [--source ID ...]
+analyse demo [--seed N]
+analyse clean
+analyse report {national,region,territory,all} ...
 """
 
 from __future__ import annotations
@@ -27,7 +27,10 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         source_ids=args.source or None,
     )
-    print(f"fetched {len(manifest['files'])} files into {args.raw_dir} (manifest.json written)")
+    print(
+        f"fetched {len(manifest['fetched'])} files into {args.raw_dir}, "
+        f"skipped {len(manifest['skipped'])} (manifest.json lists {len(manifest['files'])})"
+    )
     return 0
 
 

@@ -46,3 +46,23 @@ def get_shared_raw_dir() -> Path | None:
     value = os.environ.get("ANALYSE_SHARED_RAW_DIR")
     candidate = Path(value) if value else find_project_root().parent / "shared" / "data" / "raw"
     return candidate.resolve() if candidate.is_dir() else None
+
+
+def get_published_dir() -> Path | None:
+    """Folder of figures as announced (``fund_announcements.csv``, ``programme_milestones.csv``).
+
+    ``ANCT``/ministry figures typed from their sources, for reconciliation tables and timelines only,
+    never as estimation inputs. Looked up in ``ANALYSE_PUBLISHED_DIR``, then ``data/published`` in the
+    project, then the workplace mirror ``../shared/data/published``; ``None`` when none exists.
+    """
+    value = os.environ.get("ANALYSE_PUBLISHED_DIR")
+    root = find_project_root()
+    candidates = (
+        [Path(value)]
+        if value
+        else [root / "data" / "published", root.parent / "shared" / "data" / "published"]
+    )
+    for candidate in candidates:
+        if (candidate / "fund_announcements.csv").is_file():
+            return candidate.resolve()
+    return None

@@ -3,11 +3,29 @@ reader and vintage, and where the file lives under ``data/raw``.
 
 Ids and ``path`` values are a contract shared by ``fetch``, ``demo`` and ``clean``: change them
 only together.
+
+Conventions used in the registry:
+
+- ``format`` describes the file stored at ``path`` (``csv``, ``xlsx``, ``geojson``, ``yaml``);
+  when ``archive_member`` is set, ``url`` is a zip archive and ``archive_member`` the file
+  inside it that is stored at ``path``.
+- ``columns`` are the expected columns (GeoJSON: feature properties). For ``xlsx`` they are the
+  columns of ``sheet``; other sheets a reader needs are declared in ``extra`` as
+  ``"sheet:<name>": "COL1,COL2,..."`` (see :func:`get_sheet_columns`), and
+  ``extra["header_row"]`` is the 0-based row holding the column codes
+  (``polars.read_excel(..., read_options={"header_row": n})``, pandas ``skiprows=n``).
+- ``extra["format_check"] = "non-empty"`` tells ``fetch`` not to sniff the format (the
+  operator extract, whose layout the mapping file declares).
+- ``notes`` starts with ``seen`` when ``url`` appeared word for word in public material, or with
+  ``pattern`` when it was inferred (to confirm when online); ``extra["page"]`` is the dataset's
+  landing page.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+
+from analyse.errors import ParameterError
 
 
 @dataclass(frozen=True)
@@ -49,4 +67,543 @@ SOURCE_PATHS: dict[str, str] = {
     "mef_plan_de_relance": "plan_de_relance/plan-de-relance.csv",
     "fund_projects": "fund/projects.csv",
     "fund_mapping": "fund/mapping.yml",
+    "ti_phase1_groupings": "territoires_industrie/liste-ti-grpt-phase1.csv",
 }
+
+ETALAB_2_0 = "Licence Ouverte / Etalab 2.0"
+CONFIDENTIAL = "None: confidential operator extract (not redistributable)"
+
+_ANCT = "ANCT (Agence nationale de la cohésion des territoires)"
+_INSEE = "INSEE"
+_DITP = "DITP / Etalab (Baromètre des résultats de l'action publique)"
+_MEF = "Ministère de l'Économie et des Finances (MEF)"
+
+_TI_PAGE = "https://www.data.gouv.fr/fr/datasets/programme-territoires-dindustrie/"
+_BAROMETRE_PAGE = (
+    "https://www.data.gouv.fr/fr/datasets/barometre-des-resultats-de-laction-publique/"
+)
+_RAW_GITHUB = "https://raw.githubusercontent.com"
+_SUPERPOSEUR_V2 = (
+    f"{_RAW_GITHUB}/anct-carto/superposeur-V2/3f2b0c0b87604a13831a9f214988878b6a4cb67e"
+)
+_SUPERPOSEUR_ANCT = (
+    f"{_RAW_GITHUB}/anct-carto/superposeur-anct/949f7e581185229a3bef1962d8f81f5608757f0c"
+)
+_BAROMETRE_RAW = (
+    f"{_RAW_GITHUB}/etalab/barometre-resultats-donnees/825d445459e2c0528811d8d511259e8682981784"
+    "/secteur-action-publique/economie-emploi"
+)
+_INSEE_FILES = "https://www.insee.fr/fr/statistiques/fichier"
+
+_GITHUB_PATTERN = (
+    "pattern: raw.githubusercontent.com address built from the repository, commit and path "
+    "recorded in {folder}/SOURCE.md of the shared raw mirror (the bytes of that commit)"
+)
+
+_RELANCE_DETAIL_COLUMNS = ("mesure", "indicateur", "id_indicateur")
+_TYPOLOGY_NOTE = (
+    ". No official download address of this CSV was found: the copy comes from ANCT's own map "
+    "repository anct-carto/superposeur-V2 (data/grilles/). UTF-8 with BOM, comma separator, one "
+    "row per commune (COG year not stated, probably 2025)."
+)
+
+
+def _quarters(first_year: int, last_year: int, last_quarter: int) -> tuple[str, ...]:
+    """Quarter column names ``YYYY-Tq`` from ``first_year``-T1 to ``last_year``-T``last_quarter``."""
+    return tuple(
+        f"{year}-T{quarter}"
+        for year in range(first_year, last_year + 1)
+        for quarter in range(1, 5)
+        if year < last_year or quarter <= last_quarter
+    )
+
+
+_SOURCE_LIST: tuple[Source, ...] = (
+    Source(
+        id="ti_phase1",
+        path=SOURCE_PATHS["ti_phase1"],
+        publisher=_ANCT,
+        title=(
+            "Programme Territoires d'industrie: phase-1 perimeters (149 territories), "
+            "ANCT map layer polygone-4326_ti"
+        ),
+        url=f"{_SUPERPOSEUR_V2}/data/admin/polygone-4326_ti.geojson",
+        licence=ETALAB_2_0,
+        format="geojson",
+        columns=("id_ti", "lib_ti", "lib_groupement", "siren_groupement"),
+        reader="analyse.clean.territories.read_ti_phase1",
+        vintage="phase 1, 2018-2022 (final list, 149 TI); superposeur-V2 commit 6ca770a",
+        notes=(
+            _GITHUB_PATTERN.format(folder="territoires_industrie")
+            + ". ANCT's cartography team reshaped the data.gouv.fr resource "
+            "a1aca2c0-5a34-4a21-82bf-74ff0daf16db (grouping level) into one feature per "
+            "territory; siren_groupement and lib_groupement are comma-separated lists. "
+            "CRS84 (WGS84 lon/lat). Dataset page seen."
+        ),
+        extra={
+            "page": _TI_PAGE,
+            "repository": "anct-carto/superposeur-V2",
+            "repository_path": "data/admin/polygone-4326_ti.geojson",
+        },
+    ),
+    Source(
+        id="ti_phase2",
+        path=SOURCE_PATHS["ti_phase2"],
+        publisher=_ANCT,
+        title=(
+            "Programme Territoires d'industrie: phase-2 perimeters (183 territories, 2023-2027), "
+            "ANCT map layer ti_geom"
+        ),
+        url=f"{_SUPERPOSEUR_ANCT}/data/geom/geojsonV2/ti_geom.geojson",
+        licence=ETALAB_2_0,
+        format="geojson",
+        columns=("id_territoire", "lib_territoire", "liste_geo"),
+        reader="analyse.clean.territories.read_ti_phase2",
+        vintage="phase 2, 2023-2027 (183 TI); ANCT extract of 2024-07-04, COG 2023",
+        notes=(
+            _GITHUB_PATTERN.format(folder="territoires_industrie")
+            + ". Built by ANCT from liste-ti-com2023-20240704.csv, liste-ti-grpt2023-20240704.csv "
+            'and liste-ti-20240704.csv; liste_geo lists members as "<name> (<SIREN>); ...". '
+            "Ids differ from phase 1 (ti-0101 is another territory). Dataset page seen."
+        ),
+        extra={
+            "page": _TI_PAGE,
+            "repository": "anct-carto/superposeur-anct",
+            "repository_path": "data/geom/geojsonV2/ti_geom.geojson",
+        },
+    ),
+    Source(
+        id="cog_epci",
+        path=SOURCE_PATHS["cog_epci"],
+        publisher=_INSEE,
+        title="Intercommunalité - Métropole au 01-01-2023",
+        url=f"{_INSEE_FILES}/2510634/Intercommunalite_Metropole_au_01-01-2023.zip",
+        licence=ETALAB_2_0,
+        format="xlsx",
+        columns=("CODGEO", "LIBGEO", "EPCI", "LIBEPCI", "DEP", "REG"),
+        reader="analyse.clean.geography.read_cog_epci",
+        vintage="COG 01/01/2023 (put online 17/03/2023)",
+        sheet="Composition_communale",
+        archive_member="Intercommunalite_Metropole_au_01-01-2023.xlsx",
+        notes=(
+            "seen: the zip address appeared word for word in public material. "
+            "Sheet Composition_communale is the commune -> EPCI -> département -> région key; "
+            "sheet EPCI lists the 1,256 EPCI with their legal nature. Read codes as strings."
+        ),
+        extra={
+            "page": "https://www.insee.fr/fr/information/2510634",
+            "header_row": "5",
+            "sheet:EPCI": "EPCI,LIBEPCI,NATURE_EPCI,NB_COM",
+        },
+    ),
+    Source(
+        id="cog_ze2020",
+        path=SOURCE_PATHS["cog_ze2020"],
+        publisher=_INSEE,
+        title="Zones d'emploi 2020 au 01-01-2023",
+        url=f"{_INSEE_FILES}/4652957/ZE2020_au_01-01-2023.zip",
+        licence=ETALAB_2_0,
+        format="xlsx",
+        columns=("CODGEO", "LIBGEO", "ZE2020", "LIBZE2020", "ZE2020_PARTIE_REG", "DEP", "REG"),
+        reader="analyse.clean.geography.read_cog_ze2020",
+        vintage="zonage 2020, COG 01/01/2023",
+        sheet="Composition_communale",
+        archive_member="ZE2020_au_01-01-2023.xlsx",
+        notes=(
+            "pattern: ZE2020_au_01-01-2021.zip and ZE2020_au_01-01-2024.zip were seen in the same "
+            "INSEE folder; the 2023 vintage is inferred. Sheet ZE2020 lists the 306 zones."
+        ),
+        extra={
+            "page": "https://www.insee.fr/fr/information/4652957",
+            "header_row": "5",
+            "sheet:ZE2020": "ZE2020,LIBZE2020,NB_COM",
+        },
+    ),
+    Source(
+        id="typo_densite",
+        path=SOURCE_PATHS["typo_densite"],
+        publisher=f"{_ANCT}, from INSEE's grille communale de densité",
+        title="Grille communale de densité à 7 niveaux (ANCT map copy, densite.csv)",
+        url=f"{_SUPERPOSEUR_V2}/data/grilles/densite.csv",
+        licence=ETALAB_2_0,
+        format="csv",
+        columns=("insee_com", "lib_com", "niveau_densite"),
+        reader="analyse.clean.typologies.read_typology",
+        vintage="grille de densité, communes (COG probably 2025); superposeur-V2 commit e66bddf",
+        notes=(
+            _GITHUB_PATTERN.format(folder="geo_cog")
+            + _TYPOLOGY_NOTE
+            + " INSEE publishes the grid itself as grille_densite_7_niveaux_2023.xlsx (seen) "
+            "on its page."
+        ),
+        extra={
+            "page": "https://www.insee.fr/fr/information/6439600",
+            "repository": "anct-carto/superposeur-V2",
+            "repository_path": "data/grilles/densite.csv",
+            "encoding": "utf-8-sig",
+        },
+    ),
+    Source(
+        id="typo_centralite",
+        path=SOURCE_PATHS["typo_centralite"],
+        publisher=f"{_ANCT} with INRAE",
+        title="Centres d'équipements et de services (centralités), ANCT map copy centralite.csv",
+        url=f"{_SUPERPOSEUR_V2}/data/grilles/centralite.csv",
+        licence=ETALAB_2_0,
+        format="csv",
+        columns=("insee_com", "lib_com", "niveau_centralite"),
+        reader="analyse.clean.typologies.read_typology",
+        vintage="communes (COG probably 2025); superposeur-V2 commit e66bddf",
+        notes=(
+            _GITHUB_PATTERN.format(folder="geo_cog") + _TYPOLOGY_NOTE + ' 129 rows " - undefined".'
+        ),
+        extra={
+            "repository": "anct-carto/superposeur-V2",
+            "repository_path": "data/grilles/centralite.csv",
+            "encoding": "utf-8-sig",
+        },
+    ),
+    Source(
+        id="typo_ruralite",
+        path=SOURCE_PATHS["typo_ruralite"],
+        publisher=_ANCT,
+        title="Typologie des ruralités (ANCT), ANCT map copy ruralite.csv",
+        url=f"{_SUPERPOSEUR_V2}/data/grilles/ruralite.csv",
+        licence=ETALAB_2_0,
+        format="csv",
+        columns=("insee_com", "lib_com", "niveau_ruralite"),
+        reader="analyse.clean.typologies.read_typology",
+        vintage="communes (COG probably 2025); superposeur-V2 commit e66bddf",
+        notes=(
+            _GITHUB_PATTERN.format(folder="geo_cog")
+            + _TYPOLOGY_NOTE
+            + " Labels carry a leading space."
+        ),
+        extra={
+            "repository": "anct-carto/superposeur-V2",
+            "repository_path": "data/grilles/ruralite.csv",
+            "encoding": "utf-8-sig",
+        },
+    ),
+    Source(
+        id="unemployment_ze",
+        path=SOURCE_PATHS["unemployment_ze"],
+        publisher=_INSEE,
+        title="Taux de chômage localisés par zone d'emploi (moyennes trimestrielles, CVS)",
+        url=f"{_INSEE_FILES}/1893230/chomage-zone-t1-2003-t3-2023.xlsx",
+        licence=ETALAB_2_0,
+        format="xlsx",
+        columns=("ZE2020", "LIBZE2020", "REG", "LIBREG", *_quarters(2003, 2023, 3)),
+        reader="analyse.clean.labour.read_unemployment_ze",
+        vintage="2003-T1 to 2023-T3 (zones d'emploi 2020; France excluding Mayotte and Guyane)",
+        sheet="txcho_ze",
+        notes=(
+            "pattern: chomage-zone-t1-2003-t2-2022.xlsx and chomage-zone-t1-2003-t4-2025.xlsx were "
+            "seen in the same INSEE folder; t3-2023 is inferred and INSEE replaces the file every "
+            "quarter, so this vintage may no longer be online. Sheet 'txcho_parties reg' holds the "
+            "28 regional parts of cross-region zones (other layout)."
+        ),
+        extra={"page": "https://www.insee.fr/fr/statistiques/1893230", "header_row": "5"},
+    ),
+    Source(
+        id="relance_national",
+        path=SOURCE_PATHS["relance_national"],
+        publisher=_DITP,
+        title=(
+            "Baromètre des résultats de l'action publique: relance, emploi, économie "
+            "(détail national)"
+        ),
+        url=f"{_BAROMETRE_RAW}/barometre-resultats-relance-emploi-economie-detail-national.csv",
+        licence=ETALAB_2_0,
+        format="csv",
+        columns=(
+            *_RELANCE_DETAIL_COLUMNS,
+            "maille_geographique",
+            "date",
+            "valeur",
+            "unite",
+        ),
+        reader="analyse.clean.relance.read_relance_counts",
+        vintage="monthly to 2022-12-31 (repository commit 825d445, 2023-01-19)",
+        notes=(
+            _GITHUB_PATTERN.format(folder="france_relance")
+            + " (repository etalab/barometre-resultats-donnees, folder "
+            "secteur-action-publique/economie-emploi). Dataset page seen. Long format; the France "
+            "Relance indicator nb-entreprises-industrielles-agricoles pools several measures."
+        ),
+        extra={"page": _BAROMETRE_PAGE, "repository": "etalab/barometre-resultats-donnees"},
+    ),
+    Source(
+        id="relance_regional",
+        path=SOURCE_PATHS["relance_regional"],
+        publisher=_DITP,
+        title=(
+            "Baromètre des résultats de l'action publique: relance, emploi, économie "
+            "(détail régional)"
+        ),
+        url=f"{_BAROMETRE_RAW}/barometre-resultats-relance-emploi-economie-detail-regional.csv",
+        licence=ETALAB_2_0,
+        format="csv",
+        columns=(
+            *_RELANCE_DETAIL_COLUMNS,
+            "code_region",
+            "libelle_region",
+            "date",
+            "valeur",
+            "unite",
+        ),
+        reader="analyse.clean.relance.read_relance_counts",
+        vintage="monthly 2020-07-31 to 2022-12-31, 18 régions (repository commit 825d445)",
+        notes=(
+            _GITHUB_PATTERN.format(folder="france_relance")
+            + " (repository etalab/barometre-resultats-donnees, folder "
+            "secteur-action-publique/economie-emploi). Dataset page seen."
+        ),
+        extra={"page": _BAROMETRE_PAGE, "repository": "etalab/barometre-resultats-donnees"},
+    ),
+    Source(
+        id="relance_departemental",
+        path=SOURCE_PATHS["relance_departemental"],
+        publisher=_DITP,
+        title=(
+            "Baromètre des résultats de l'action publique: relance, emploi, économie "
+            "(synthèse départementale)"
+        ),
+        url=(
+            f"{_BAROMETRE_RAW}/barometre-resultats-relance-emploi-economie-synthese-departemental.csv"
+        ),
+        licence=ETALAB_2_0,
+        format="csv",
+        columns=(
+            *_RELANCE_DETAIL_COLUMNS,
+            "code_departement",
+            "libelle_departement",
+            "valeur_actuelle",
+            "date_valeur_actuelle",
+            "valeur_initiale",
+            "date_valeur_initiale",
+            "progression",
+            "pourcentage_progression",
+            "cible",
+            "pourcentage_cible",
+            "date_cible",
+            "unite",
+        ),
+        reader="analyse.clean.relance.read_relance_counts",
+        vintage="value at 2022-12-31 (initial 2020-10-31), 101 départements (commit 1ebaef3)",
+        notes=(
+            _GITHUB_PATTERN.format(folder="france_relance")
+            + " (repository etalab/barometre-resultats-donnees, folder "
+            "secteur-action-publique/economie-emploi). Dataset page seen."
+        ),
+        extra={"page": _BAROMETRE_PAGE, "repository": "etalab/barometre-resultats-donnees"},
+    ),
+    Source(
+        id="mef_plan_de_relance",
+        path=SOURCE_PATHS["mef_plan_de_relance"],
+        publisher=_MEF,
+        title=(
+            "Plan de relance - projets industriels: liste, géolocalisation et description "
+            "synthétique des projets (plan-de-relance)"
+        ),
+        url=(
+            "https://data.economie.gouv.fr/api/explore/v2.1/catalog/datasets/plan-de-relance/"
+            "exports/csv?use_labels=false&delimiter=%3B"
+        ),
+        licence=ETALAB_2_0,
+        format="csv",
+        columns=(
+            "entreprise",
+            "type_entreprise",
+            "siren",
+            "volet_relance",
+            "mesure",
+            "mesure_light",
+            "filiere",
+            "description_projet",
+            "tonnes_equivalent_co2_pour_les_projets_decarbonation",
+            "mise_a_jour",
+            "nom_region",
+            "nom_departement",
+            "code_departement",
+            "nom_commune",
+            "code_postal",
+            "coordonnees_gps",
+        ),
+        reader="analyse.clean.projects.clean_relance_projects",
+        vintage="updated 2022-04-08 (3,080 projects, no per-project amounts)",
+        required=False,
+        notes=(
+            "pattern: the export address with delimiter=%2C (comma) was seen; the semicolon form is "
+            "used here. Column names are those of the field ids (use_labels=false) as seen in "
+            "public reuse code, to confirm online; the siren field sometimes holds a SIRET, and "
+            "coordonnees_gps is 'lat, lon'. Not in the workplace mirror."
+        ),
+        extra={
+            "page": "https://data.economie.gouv.fr/explore/dataset/plan-de-relance/",
+            "delimiter": ";",
+        },
+    ),
+    Source(
+        id="fund_projects",
+        path=SOURCE_PATHS["fund_projects"],
+        publisher="Operator of the acceleration fund (extract under agreement)",
+        title=(
+            "Fonds d'accélération des investissements industriels dans les territoires: "
+            "project-level extract (aid, investment, jobs)"
+        ),
+        url=None,
+        licence=CONFIDENTIAL,
+        format="csv",
+        columns=(),
+        reader="analyse.clean.projects.clean_fund_projects",
+        vintage="as delivered by the operator",
+        required=False,
+        notes=(
+            "Never downloadable: place the operator's file at this path (or in a mirror folder). "
+            "Its layout is declared by fund/mapping.yml (format csv or xlsx, encoding such as "
+            "cp1252, delimiter, rows above the header, operator header -> canonical field), so "
+            "no header or encoding is fixed here and fetch only checks that it is not empty. "
+            "Not in the workplace mirror."
+        ),
+        extra={"format_check": "non-empty"},
+    ),
+    Source(
+        id="fund_mapping",
+        path=SOURCE_PATHS["fund_mapping"],
+        publisher="Evaluator (written for the operator extract)",
+        title="Column mapping of the operator extract to the canonical project schema",
+        url=None,
+        licence="None: local configuration accompanying the operator extract",
+        format="yaml",
+        columns=(),
+        reader="analyse.clean.projects.clean_fund_projects",
+        vintage="matches the operator extract",
+        required=False,
+        notes="Never downloadable; written next to fund/projects.csv and read with it.",
+    ),
+    Source(
+        id="ti_phase1_groupings",
+        path=SOURCE_PATHS["ti_phase1_groupings"],
+        publisher=_ANCT,
+        title="Programme Territoires d'industrie: territoires et groupements (phase 1)",
+        url="https://www.data.gouv.fr/api/1/datasets/r/a1aca2c0-5a34-4a21-82bf-74ff0daf16db",
+        licence=ETALAB_2_0,
+        format="csv",
+        columns=("id_ti", "lib_ti", "siren_groupement", "lib_groupement", "nature_juridique"),
+        reader="analyse.clean.territories.read_ti_groupings_csv",
+        vintage="phase 1, 2018-2022 (resource of the data.gouv.fr dataset; may be updated)",
+        required=False,
+        notes=(
+            "seen in code (anct-carto/superposeur-V2 MAJ/data_admin.py builds ti_phase1 from it). "
+            "One row per territory x grouping; nature_juridique is COM/EPT/CC/CA/CU/METRO/MET69. "
+            "The separator is not recorded. Not in the workplace mirror."
+        ),
+        extra={"page": _TI_PAGE, "resource_id": "a1aca2c0-5a34-4a21-82bf-74ff0daf16db"},
+    ),
+)
+
+SOURCES: dict[str, Source] = {source.id: source for source in _SOURCE_LIST}
+
+
+class UnknownSourceError(KeyError, ParameterError):
+    """An id that is not in the registry (a ``KeyError`` and a ``ParameterError``)."""
+
+    def __str__(self) -> str:
+        return str(self.args[0]) if self.args else ""
+
+
+def get_source(source_id: str) -> Source:
+    """Return the registry entry of ``source_id``; ``KeyError`` listing the valid ids if unknown."""
+    try:
+        return SOURCES[source_id]
+    except KeyError:
+        valid = ", ".join(SOURCES)
+        raise UnknownSourceError(f"unknown source id {source_id!r}; valid ids: {valid}") from None
+
+
+def list_sources(*, required_only: bool = False) -> list[Source]:
+    """Every registered source in registry order (only the required ones if asked)."""
+    return [s for s in SOURCES.values() if s.required or not required_only]
+
+
+def get_sheet_columns(source: Source) -> dict[str, tuple[str, ...]]:
+    """Expected columns of every declared sheet of a workbook source (``{}`` for other formats)."""
+    sheets: dict[str, tuple[str, ...]] = {}
+    if source.sheet is not None:
+        sheets[source.sheet] = source.columns
+    for key, value in source.extra.items():
+        if key.startswith("sheet:"):
+            sheets[key.removeprefix("sheet:")] = tuple(c.strip() for c in value.split(","))
+    return sheets
+
+
+def get_header_row(source: Source) -> int:
+    """0-based row of the column codes in a workbook sheet (``extra['header_row']``, else 0)."""
+    return int(source.extra.get("header_row", "0"))
+
+
+def _cell(text: str) -> str:
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def render_sources_markdown() -> str:
+    """The registry as Markdown (the content of ``docs/sources.md``)."""
+    lines = [
+        "# Raw sources",
+        "",
+        "Generated from `analyse.sources.SOURCES` by `analyse.sources.render_sources_markdown()`;",
+        "do not edit by hand (a test checks that this page equals the registry).",
+        "",
+        "`analyse fetch` downloads every source with an address into `data/raw/<path>` (or copies",
+        "it from a mirror folder), checks it and records its SHA-256 in `data/raw/manifest.json`.",
+        "Addresses marked *pattern* in the notes were inferred and must be confirmed online;",
+        "*seen* ones appeared word for word in public material.",
+        "",
+        "| id | publisher | title | address | licence | vintage | format | required |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for s in SOURCES.values():
+        address = f"<{s.url}>" if s.url else "none (not downloadable)"
+        fmt = f"{s.format} (in zip)" if s.archive_member else s.format
+        lines.append(
+            "| "
+            + " | ".join(
+                _cell(x)
+                for x in (
+                    f"`{s.id}`",
+                    s.publisher,
+                    s.title,
+                    address,
+                    s.licence,
+                    s.vintage,
+                    fmt,
+                    "yes" if s.required else "no",
+                )
+            )
+            + " |"
+        )
+    lines += ["", "## Details", ""]
+    for s in SOURCES.values():
+        lines += [f"### `{s.id}`", "", f"- path: `data/raw/{s.path}`", f"- reader: `{s.reader}`"]
+        if s.archive_member:
+            lines.append(f"- archive member: `{s.archive_member}`")
+        sheets = get_sheet_columns(s)
+        if sheets:
+            lines.append(f"- header row (0-based): {get_header_row(s)}")
+            for sheet, columns in sheets.items():
+                lines.append(f"- sheet `{sheet}`: {_columns_text(columns)}")
+        else:
+            label = "properties" if s.format == "geojson" else "columns"
+            lines.append(f"- {label}: {_columns_text(s.columns) if s.columns else 'not fixed'}")
+        if "page" in s.extra:
+            lines.append(f"- page: <{s.extra['page']}>")
+        lines += [f"- notes: {s.notes}", ""]
+    return "\n".join(lines)
+
+
+def _columns_text(columns: tuple[str, ...]) -> str:
+    if len(columns) > 12:
+        shown = ", ".join(f"`{c}`" for c in columns[:6])
+        return f"{shown}, ... , `{columns[-1]}` ({len(columns)} columns)"
+    return ", ".join(f"`{c}`" for c in columns)
