@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
+import os
 
-import pytest
+# Small solves are ~50x slower with multithreaded OpenBLAS on 2 shared cores: one thread each.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
-from analyse.paths import get_shared_raw_dir
+from pathlib import Path  # noqa: E402
+
+import pytest  # noqa: E402
+
+from analyse.paths import get_shared_raw_dir  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 
