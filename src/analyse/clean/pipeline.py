@@ -447,6 +447,12 @@ def run_clean(raw_dir: Path, processed_dir: Path) -> dict[str, Any]:
         "raw_dir": str(raw_dir),
         "sources": source_metadata(raw_dir),
     }
+    if metadata["synthetic"]:
+        # The generator's seed and planted (true) effects follow the data, so that reports on
+        # the demo can set each estimate against the truth it should recover.
+        manifest = json.loads((raw_dir / "manifest.json").read_text(encoding="utf-8"))
+        metadata["seed"] = manifest.get("seed")
+        metadata["planted_effects"] = manifest.get("planted_effects")
     write_json(metadata, processed_dir / METADATA_FILE)
     log.info(
         "clean: %d core tables written to %s in %.1fs",
