@@ -88,8 +88,11 @@ def to_quarantine(
 
     if df.height == 0:
         return empty_frame(QUARANTINE)
-    raw = df.select(pl.col(c).cast(pl.String) for c in raw_columns)
-    raw_json = pl.Series("raw_json", [_to_json(r) for r in raw.iter_rows(named=True)], pl.String)
+    raw_json = (
+        df.select(pl.struct(pl.col(c).cast(pl.String) for c in raw_columns).struct.json_encode())
+        .to_series()
+        .alias("raw_json")
+    )
     return df.select(
         pl.lit(source_id, pl.String).alias("source_id"),
         pl.lit(source_file, pl.String).alias("source_file"),
@@ -98,9 +101,3 @@ def to_quarantine(
         as_expr(reason).cast(pl.String).alias("reason"),
         as_expr(detail).cast(pl.String).alias("detail"),
     ).with_columns(raw_json)
-
-
-def _to_json(row: dict[str, str | None]) -> str:
-    import json
-
-    return json.dumps(row, ensure_ascii=False)

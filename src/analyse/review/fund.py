@@ -3,6 +3,7 @@ sensitivity, models and the reconciliation with published figures (all rendered 
 
 from __future__ import annotations
 
+import html
 from pathlib import Path
 from typing import Any
 
@@ -422,6 +423,10 @@ def render_reconciliation(projects: pl.DataFrame, published_dir: Path | None) ->
             return "n.d."
         return fmt.format_eur(v) if measure.endswith("_eur") else fmt.format_int(v)
 
+    # Each explanation = a definition (per measure and scope) + a cut-off sentence (per date):
+    # list the definitions once, numbered, and refer to them from the table.
+    heads = [str(n).split(" Date d'arrêt", 1)[0].strip() for n in rec["definition_note"]]
+    numbers = {h: i for i, h in enumerate(dict.fromkeys(heads), start=1)}
     out = pl.DataFrame(
         {
             "Date": [fmt.format_date_fr(d) for d in rec["date"]],
@@ -434,15 +439,22 @@ def render_reconciliation(projects: pl.DataFrame, published_dir: Path | None) ->
                 value(m, v) for m, v in zip(rec["measure"], rec["our_value_at_date"], strict=True)
             ],
             "Écart": ["n.d." if g is None else fmt.format_pct(g) for g in rec["gap_pct"]],
+            "Explication": [f"({numbers[h]})" for h in heads],
             "Source": rec["source"],
-            "Explication": rec["definition_note"],
         }
     )
-    return fmt.to_html_table(
-        out,
-        caption="Rapprochement avec les chiffres publiés",
-        source="Sources : colonne « Source » ; nos données : voir provenance.",
-        note="Écart = (nos données à la date − publié) ÷ publié.",
+    notes = "".join(f"<li>{html.escape(h)}</li>" for h in numbers)
+    return (
+        fmt.to_html_table(
+            out,
+            caption="Rapprochement avec les chiffres publiés",
+            source="Sources : colonne « Source » ; nos données : voir provenance.",
+            note=(
+                "Écart = (nos données à la date − publié) ÷ publié ; « nos données à la date » ne "
+                "comptent que les projets décidés au plus tard à la date de la publication."
+            ),
+        )
+        + f'<ol class="analyse-notes">{notes}</ol>'
     )
 
 
