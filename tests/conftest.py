@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
-# Small solves are ~50x slower with multithreaded OpenBLAS on 2 shared cores: one thread each.
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-os.environ.setdefault("OMP_NUM_THREADS", "1")
+import pytest
 
-from pathlib import Path  # noqa: E402
-
-import pytest  # noqa: E402
-
-from analyse.paths import get_shared_raw_dir  # noqa: E402
+from analyse.paths import get_shared_raw_dir
 
 ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def demo_dirs() -> tuple[Path, Path]:
+    """(raw, processed) folders of the synthetic demo built once per session (root conftest)."""
+    root = Path(os.environ["ANALYSE_TEST_DEMO_DIR"])
+    return root / "raw", root / "processed"
 
 
 @pytest.fixture(scope="session")
