@@ -369,7 +369,7 @@ def chart_event_study(
         layers.append(
             base.transform_filter("isValid(datum.low) && isValid(datum.high)")
             .mark_rule(color=BLUE_FRANCE, strokeWidth=1.5)
-            .encode(y=alt.Y("low:Q", title=axis_title_y, axis=alt.Axis(format=",.1f")), y2="high:Q")
+            .encode(y=alt.Y("low:Q", title=axis_title_y, axis=alt.Axis(format=",.2f")), y2="high:Q")
         )
     layers.append(
         base.transform_filter("isValid(datum.estimate)")
@@ -377,7 +377,7 @@ def chart_event_study(
             shape="circle", size=60, filled=True, stroke=BLUE_FRANCE, strokeWidth=1.5, opacity=1
         )
         .encode(
-            y=alt.Y("estimate:Q", title=axis_title_y, axis=alt.Axis(format=",.1f")),
+            y=alt.Y("estimate:Q", title=axis_title_y, axis=alt.Axis(format=",.2f")),
             fill=alt.Fill(
                 "period:N",
                 scale=alt.Scale(domain=[pre, post], range=["#FFFFFF", BLUE_FRANCE]),

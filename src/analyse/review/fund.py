@@ -10,6 +10,7 @@ from typing import Any
 import polars as pl
 
 from analyse import formatting as fmt
+from analyse.review.label import format_p_value
 
 #: Metric shown with an interval in report tables and bar charts.
 HEADLINE_METRIC = "investment_per_aid_eur"
@@ -262,7 +263,7 @@ def render_leverage_table(
 
     def interval(name: str) -> list[str]:
         return [
-            "s" if m else fmt.format_interval(lo, hi)
+            "s" if m else ("n.d." if lo is None or hi is None else fmt.format_interval(lo, hi))
             for lo, hi, m in zip(
                 table[f"{name}_ci_low"], table[f"{name}_ci_high"], masked, strict=True
             )
@@ -382,7 +383,7 @@ def render_models(projects: pl.DataFrame, *, source: str) -> str:
                 fmt.format_interval(lo, hi, lambda x: fmt.format_ratio(x, 3))
                 for lo, hi in zip(res["ci_low"], res["ci_high"], strict=True)
             ],
-            "p": [fmt.format_ratio(v, 3) for v in res["p_value"]],
+            "p": [format_p_value(v) for v in res["p_value"]],
             "Projets": [fmt.format_int(v) for v in res["n_obs"]],
             "Grappes (EPCI)": [fmt.format_int(v) for v in res["n_clusters"]],
         }

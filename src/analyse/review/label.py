@@ -17,6 +17,13 @@ KIND_FR = {
 }
 
 
+def format_p_value(p: float | None) -> str:
+    """French p-value: three decimals, ``< 0,001`` below that."""
+    if p is None:
+        return "n.d."
+    return "< 0,001" if p < 0.001 else fmt.format_ratio(p, 3)
+
+
 def run_counterfactual(data: ReviewData, *, phase: int = 1) -> dict[str, pl.DataFrame]:
     """Every estimate of the label's counterfactual on the processed tables (see ``did``)."""
     from analyse.estimate import run_label_counterfactual
@@ -63,7 +70,7 @@ def describe_pretrend(results: dict[str, pl.DataFrame]) -> str:
         label = "intensité" if row["treatment"] == "intensity" else "traitement binaire"
         parts.append(
             f"- Test joint des coefficients avant label ({label}) : {row['distribution']} = "
-            f"{fmt.format_ratio(row['statistic'], 2)}, p = {fmt.format_ratio(row['p_value'], 3)} ; "
+            f"{fmt.format_ratio(row['statistic'], 2)}, p = {format_p_value(row['p_value'])} ; "
             f"le test {verdict}."
         )
     return "\n".join(parts)
@@ -117,7 +124,7 @@ def render_did_table(results: dict[str, pl.DataFrame], metadata: dict[str, Any])
                 fmt.format_interval(lo, hi, lambda x: fmt.format_ratio(x, 3))
                 for lo, hi in zip(res["ci_low"], res["ci_high"], strict=True)
             ],
-            "p": [fmt.format_ratio(v, 3) for v in res["p_value"]],
+            "p": [format_p_value(v) for v in res["p_value"]],
             "Zones": [fmt.format_int(v) for v in res["n_clusters"]],
             "Nature": [_kind_fr(k) for k in res["kind"]],
         }
