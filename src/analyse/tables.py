@@ -68,6 +68,7 @@ def write_json(data: Any, path: Path) -> Path:
     """Write JSON atomically (temporary file then rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o644)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
         fh.write("\n")
