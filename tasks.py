@@ -109,8 +109,9 @@ def cmd_test(extra: list[str]) -> None:
     sync()
     ensure_chromium()
     py = _bin(VENV, "python")
-    run(py, "-m", "ruff", "check", "src", "tests", "notebooks", "benchmarks", "tasks.py")
-    run(py, "-m", "ruff", "format", "--check", "src", "tests", "benchmarks", "tasks.py")
+    lint_paths = ["src", "tests", "notebooks", "benchmarks", "tasks.py", "conftest.py"]
+    run(py, "-m", "ruff", "check", *lint_paths)
+    run(py, "-m", "ruff", "format", "--check", *lint_paths)
     run(py, "-m", "pytest", *extra)
 
 

@@ -6,6 +6,7 @@
 #       extension: .py
 #       format_name: percent
 #       format_version: '1.3'
+#       jupytext_version: 1.19.6
 #   kernelspec:
 #     display_name: Python 3 (ipykernel)
 #     language: python
@@ -67,7 +68,7 @@ comparison = review.build_scope_comparison(
     seed=params.seed,
 )
 display(Markdown(review.describe_scope_comparison(comparison, REGION)))
-display(HTML(review.render_scope_comparison(comparison, source=SOURCE_FUND)))
+display(HTML(review.render_scope_comparison(comparison, source=SOURCE_FUND, cluster_label="EPCI")))
 
 # %% [markdown]
 # ## Les territoires de la région

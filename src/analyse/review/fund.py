@@ -541,7 +541,14 @@ def describe_scope_comparison(comparison: pl.DataFrame, focus: str) -> str:
     )
 
 
-def render_scope_comparison(comparison: pl.DataFrame, *, source: str) -> str:
-    """HTML table of a scope comparison (territory / région / France)."""
+def render_scope_comparison(
+    comparison: pl.DataFrame, *, source: str, cluster_label: str = "entreprises"
+) -> str:
+    """HTML table of a scope comparison (territory / région / France).
+
+    ``cluster_label`` names the bootstrap clusters used to build ``comparison``.
+    """
     table = comparison.with_columns(pl.col("scope").alias("Périmètre"))
-    return render_leverage_table(table, "Périmètre", "Périmètre", source=source)
+    return render_leverage_table(
+        table, "Périmètre", "Périmètre", source=source, cluster_label=cluster_label
+    )
