@@ -73,6 +73,7 @@ else:
             source="Source : communiqués du programme (2018-2021), ANCT (périmètres publiés).",
         )
     )
+    display(HTML(review.render_milestones(milestones)))
 
 # %%
 perimeters = review.compare_perimeters(data["territory_members"])

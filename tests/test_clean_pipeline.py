@@ -157,3 +157,37 @@ def test_cli_clean_prints_counts(tmp_path: Path, capsys) -> None:
     out = capsys.readouterr().out
     assert "ti_phase1" in out and "quarantined" in out
     assert (tmp_path / "p" / "core_communes.parquet").is_file()
+
+
+def test_operator_extract_may_be_a_workbook(demo_dirs, tmp_path) -> None:
+    """An xlsx extract next to its mapping (format: xlsx) is cleaned like the CSV one."""
+    import shutil
+
+    import polars as pl
+    import yaml
+
+    from analyse.clean import run_clean
+    from analyse.sources import SOURCE_PATHS
+
+    raw, _ = demo_dirs
+    copy = tmp_path / "raw"
+    shutil.copytree(raw, copy)
+    csv_path = copy / SOURCE_PATHS["fund_projects"]
+    mapping_path = copy / SOURCE_PATHS["fund_mapping"]
+    mapping = yaml.safe_load(mapping_path.read_text(encoding="utf-8"))
+    frame = pl.read_csv(
+        csv_path,
+        separator=mapping.get("delimiter", ";"),
+        skip_rows=mapping.get("skip_rows", 0),
+        infer_schema_length=0,
+        encoding="utf8-lossy",
+    )
+    frame.write_excel(csv_path.with_suffix(".xlsx"), worksheet="Projets")
+    csv_path.unlink()
+    mapping.update({"format": "xlsx", "sheet": "Projets", "skip_rows": 0})
+    mapping_path.write_text(yaml.safe_dump(mapping, allow_unicode=True), encoding="utf-8")
+    quality = run_clean(copy, tmp_path / "processed")
+    fund = quality["sources"]["fund_projects"]
+    assert fund["file"] == "fund/projects.xlsx"
+    assert fund["rows_in"] == frame.height == fund["rows_out"] + fund["rows_quarantined"]
+    assert fund["rows_out"] > 1000

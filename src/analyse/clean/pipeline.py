@@ -123,6 +123,10 @@ def check_raw_dir(raw_dir: Path) -> dict[str, Path]:
     """Paths of every source; FileNotFoundError listing all missing required files."""
     raw_dir = Path(raw_dir)
     paths = {source_id: raw_dir / rel for source_id, rel in SOURCE_PATHS.items()}
+    # An operator extract may come as a workbook (its mapping then says ``format: xlsx``).
+    xlsx = paths["fund_projects"].with_suffix(".xlsx")
+    if not paths["fund_projects"].is_file() and xlsx.is_file():
+        paths["fund_projects"] = xlsx
     missing = [f"{sid} ({paths[sid]})" for sid in required_sources() if not paths[sid].is_file()]
     if missing:
         raise FileNotFoundError(
@@ -237,7 +241,7 @@ def _clean_optional_projects(
         if source_id == "fund_projects" and hasattr(projects, "read_raw_projects"):
             rows_in, counted = projects.read_raw_projects(path, mapping).height, True
         entries[source_id] = {
-            "file": str(SOURCE_PATHS[source_id]),
+            "file": f"{path.parent.name}/{path.name}",
             "unit": "data row" if counted else "data row (kept + quarantined, as reported)",
             "status": "read",
             "rows_in": rows_in,

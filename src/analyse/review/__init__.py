@@ -45,6 +45,7 @@ from analyse.review.programme import describe_timeline as describe_timeline
 from analyse.review.programme import prepare_timeline as prepare_timeline
 from analyse.review.programme import read_milestones as read_milestones
 from analyse.review.programme import render_members as render_members
+from analyse.review.programme import render_milestones as render_milestones
 from analyse.review.programme import render_perimeter_changes as render_perimeter_changes
 from analyse.review.programme import (
     summarise_perimeter_changes as summarise_perimeter_changes,

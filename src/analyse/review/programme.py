@@ -162,3 +162,29 @@ def render_members(data: object, ti_id: str, ti_phase: int) -> str:
         caption=f"Intercommunalités membres ({fmt.format_int(members.height)})",
         source="Source : ANCT, périmètres des Territoires d'industrie ; INSEE, COG 2023.",
     )
+
+
+def render_milestones(milestones: pl.DataFrame) -> str:
+    """HTML table of the programme's milestones: territories and envelopes announced, with sources."""
+    rows = milestones.sort("date")
+    table = pl.DataFrame(
+        {
+            "Date": [fmt.format_date_fr(d) for d in rows["date"]],
+            "Étape": rows["event"],
+            "Territoires": [fmt.format_int(n) for n in rows["territories"]],
+            "Enveloppe annoncée": [
+                "—" if a is None else fmt.format_eur(a) for a in rows["amount_eur"]
+            ],
+            "Source": rows["source"],
+        }
+    )
+    return fmt.to_html_table(
+        table,
+        caption="Jalons du programme : territoires et enveloppes annoncées",
+        source="Sources : colonne « Source » (communiqués, ANCT).",
+        note=(
+            "Enveloppes annoncées = engagements, pas dépenses (le rapprochement ci-dessous met en "
+            "regard les montants déployés relevés par la Cour des comptes). Libellés des étapes "
+            "tels que saisis dans le fichier des jalons publiés."
+        ),
+    )
