@@ -35,75 +35,16 @@ from analyse.paths import get_shared_raw_dir  # noqa: E402
 
 
 def read_real_panel(raw: Path) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Direct reads of the real files into core-table shapes (labour, communes, TI, typologies)."""
-    wide = pl.read_excel(
-        raw / "emploi_panels" / "chomage-zone-t1-2003-t3-2023.xlsx",
-        sheet_name="txcho_ze",
-        read_options={"header_row": 5},
+    """The real files through the project's own cleaners (labour, communes, TI, typologies)."""
+    from analyse.clean.pipeline import build_core_tables
+
+    tables, _, _ = build_core_tables(raw)
+    return (
+        tables["labour_panel"],
+        tables["communes"],
+        tables["commune_territories"],
+        tables["commune_typologies"],
     )
-    periods = [c for c in wide.columns if c[:4].isdigit()]
-    labour = (
-        wide.unpivot(
-            index=["ZE2020", "REG"], on=periods, variable_name="period", value_name=did.OUTCOME
-        )
-        .rename({"ZE2020": "ze2020_code", "REG": "region_code"})
-        .with_columns(
-            (
-                pl.col("period").str.slice(0, 4).cast(pl.Int32) * 4
-                + pl.col("period").str.slice(6, 1).cast(pl.Int32)
-                - 1
-            ).alias("quarter_index"),
-            pl.col(did.OUTCOME).cast(pl.Float64),
-        )
-        .drop_nulls(did.OUTCOME)  # as the cleaner does (quarantined cells)
-    )
-    opts = {"header_row": 5, "dtypes": "string"}
-    ze = pl.read_excel(
-        raw / "geo_cog" / "ZE2020_au_01-01-2023.xlsx",
-        sheet_name="Composition_communale",
-        read_options=opts,
-    )
-    epci = pl.read_excel(
-        raw / "geo_cog" / "Intercommunalite_Metropole_au_01-01-2023.xlsx",
-        sheet_name="Composition_communale",
-        read_options=opts,
-    )
-    communes = ze.select(
-        pl.col("CODGEO").alias("commune_insee"), pl.col("ZE2020").alias("ze2020_code")
-    ).join(
-        epci.select(pl.col("CODGEO").alias("commune_insee"), pl.col("EPCI").alias("epci_siren")),
-        on="commune_insee",
-        how="left",
-    )
-    ti = pl.read_csv(
-        raw
-        / "territoires_industrie"
-        / "phase1_2018-2022_superposeur-V2"
-        / "DERIVED_ti_phase1_epci.csv",
-        infer_schema=False,
-    )
-    territories = (
-        communes.join(
-            ti.select(
-                pl.col("siren_groupement").alias("epci_siren"), pl.col("id_ti").alias("ti_id")
-            ),
-            on="epci_siren",
-        )
-        .select("commune_insee", pl.lit(1, dtype=pl.Int8).alias("ti_phase"), "ti_id")
-        .unique("commune_insee")
-    )
-    typologies = None
-    for name in ("densite", "centralite", "ruralite"):
-        part = pl.read_csv(raw / "geo_cog" / f"{name}.csv", infer_schema=False).select(
-            pl.col("insee_com").alias("commune_insee"),
-            pl.col(f"niveau_{name}").alias(f"{name}_level"),
-        )
-        typologies = (
-            part
-            if typologies is None
-            else typologies.join(part, on="commune_insee", how="full", coalesce=True)
-        )
-    return labour, communes, territories, typologies
 
 
 def timed(fn, repeat: int = 5) -> tuple[float, object]:

@@ -35,3 +35,13 @@ def shared_published(shared_raw: Path) -> Path:
     if not folder.is_dir():
         pytest.skip("published figures (../shared/data/published) not available")
     return folder
+
+
+@pytest.fixture(scope="session")
+def real_processed(shared_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real files cleaned once per session by ``analyse clean`` (skips without them)."""
+    from analyse.clean import run_clean
+
+    folder = tmp_path_factory.mktemp("real_processed")
+    run_clean(shared_raw, folder)
+    return folder

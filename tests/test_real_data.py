@@ -15,7 +15,6 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from analyse.clean import run_clean
 from analyse.clean.territories import MGP_EPT_SIRENS
 from analyse.reference import REGION_NAMES, RELANCE_FIRMS_INDICATOR
 from analyse.schemas import CORE_TABLES, validate
@@ -26,10 +25,8 @@ pytestmark = pytest.mark.real_data
 
 
 @pytest.fixture(scope="session")
-def processed(shared_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    folder = tmp_path_factory.mktemp("real_processed")
-    run_clean(shared_raw, folder)
-    return folder
+def processed(real_processed: Path) -> Path:
+    return real_processed
 
 
 @pytest.fixture(scope="session")

@@ -7,7 +7,7 @@ from typing import Any
 
 import altair as alt
 
-from analyse.formatting import MINUS, NBSP, NNBSP, NOT_AVAILABLE
+from analyse.formatting import MINUS, MONTHS_FR, NBSP, NNBSP, NOT_AVAILABLE
 
 # --------------------------------------------------------------------------- palette
 
@@ -75,20 +75,7 @@ FR_TIME_LOCALE: dict[str, Any] = {
     "periods": ["AM", "PM"],
     "days": ["dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"],
     "shortDays": ["dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam."],
-    "months": [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ],
+    "months": list(MONTHS_FR),
     "shortMonths": [
         "janv.",
         "févr.",

@@ -32,38 +32,12 @@ from analyse.clean._readers import (
 )
 from analyse.quarantine import ROW_COL, Rule, partition
 from analyse.schemas import RELANCE_COUNTS, conform
+from analyse.sources import get_source
 
-NATIONAL_COLUMNS = (
-    "mesure",
-    "indicateur",
-    "id_indicateur",
-    "maille_geographique",
-    "date",
-    "valeur",
-    "unite",
-)
-REGIONAL_COLUMNS = (
-    "mesure",
-    "indicateur",
-    "id_indicateur",
-    "code_region",
-    "libelle_region",
-    "date",
-    "valeur",
-    "unite",
-)
-DEPARTEMENTAL_COLUMNS = (
-    "mesure",
-    "indicateur",
-    "id_indicateur",
-    "code_departement",
-    "libelle_departement",
-    "valeur_actuelle",
-    "date_valeur_actuelle",
-    "valeur_initiale",
-    "date_valeur_initiale",
-    "unite",
-)
+#: Columns as published (the registry is the one place that declares them).
+NATIONAL_COLUMNS = get_source("relance_national").columns
+REGIONAL_COLUMNS = get_source("relance_regional").columns
+DEPARTEMENTAL_COLUMNS = get_source("relance_departemental").columns
 
 
 def _number(col: str) -> pl.Expr:

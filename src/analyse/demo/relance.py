@@ -13,31 +13,12 @@ import polars as pl
 from analyse.demo.formats import csv_text, float_text, make_luhn_codes
 from analyse.demo.geography import Geography, departement_name
 from analyse.reference import REGION_NAMES, RELANCE_FIRMS_INDICATOR
+from analyse.sources import get_source
 
-NATIONAL_COLUMNS = (
-    "mesure",
-    "indicateur",
-    "id_indicateur",
-    "maille_geographique",
-    "date",
-    "valeur",
-    "unite",
-)
-REGIONAL_COLUMNS = (
-    "mesure",
-    "indicateur",
-    "id_indicateur",
-    "code_region",
-    "libelle_region",
-    "date",
-    "valeur",
-    "unite",
-)
-DEPARTEMENTAL_COLUMNS = (
-    "mesure", "indicateur", "id_indicateur", "code_departement", "libelle_departement",
-    "valeur_actuelle", "date_valeur_actuelle", "valeur_initiale", "date_valeur_initiale",
-    "progression", "pourcentage_progression", "cible", "pourcentage_cible", "date_cible", "unite",
-)  # fmt: skip
+#: Columns as published (the registry is the one place that declares them).
+NATIONAL_COLUMNS = get_source("relance_national").columns
+REGIONAL_COLUMNS = get_source("relance_regional").columns
+DEPARTEMENTAL_COLUMNS = get_source("relance_departemental").columns
 MEF_COLUMNS = (
     "entreprise", "type_entreprise", "siren", "volet_relance", "mesure", "nom_departement",
     "nom_commune", "code_postal", "coordonnees_gps", "description_projet", "mesure_light",
