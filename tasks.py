@@ -123,7 +123,8 @@ def cmd_lab(extra: list[str]) -> None:
         run(py, "-m", "analyse", "demo")
         run(py, "-m", "analyse", "clean")
     run(py, "-m", "jupytext", "--sync", *sorted(ROOT.glob("notebooks/*.py")))
-    run(py, "-m", "jupyter", "lab", str(ROOT / "notebooks" / "explore.ipynb"), *extra)
+    root_flag = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
+    run(py, "-m", "jupyter", "lab", str(ROOT / "notebooks" / "explore.ipynb"), *root_flag, *extra)
 
 
 def cmd_bench(extra: list[str]) -> None:

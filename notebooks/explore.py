@@ -70,6 +70,7 @@ bootstrap_leverage(projects, ["region_code"], metrics=("investment_per_aid_eur",
 # highlight that région's territories.
 
 # %%
+enable_offline_charts("interactive")  # live selections, no network needed
 by_territory = review.add_territory_names(
     summarise_leverage(projects, ["ti_id"], phase=phase).filter(pl.col("ti_id").is_not_null()),
     data["territories"],

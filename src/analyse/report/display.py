@@ -6,7 +6,7 @@ Call :func:`enable_offline_charts` at the top of every report notebook::
 
     enable_offline_charts()
 
-Two modes:
+Three modes:
 
 * ``"html"`` (used automatically inside ``analyse report`` batches, which set the environment
   variable :data:`BATCH_ENV`): every Altair chart becomes a small ``text/html`` output holding a
@@ -15,6 +15,9 @@ Two modes:
   vega / vega-lite / vega-embed bundle once per page and one script that draws every container.
 * ``"svg"`` (the default elsewhere, e.g. JupyterLab): Altair's static SVG renderer through
   vl-convert, which needs no network either.
+* ``"interactive"`` (asked for explicitly, e.g. by ``notebooks/explore``): the ``html`` snippet
+  plus the bundle and drawing script inline, so selections and linked views work in a live
+  JupyterLab session with no network.
 
 Why not Altair's defaults: the ``html`` renderer loads vega from a CDN, and the
 ``mimetype``/``jupyterlab`` renderer of Altair 6 emits ``application/vnd.vegalite.v6.json``,
@@ -49,7 +52,7 @@ PLACEHOLDER = "Graphique interactif : il s'affiche dans le rapport HTML publié.
 
 _counter = itertools.count(1)
 
-Mode = Literal["auto", "html", "svg"]
+Mode = Literal["auto", "html", "svg", "interactive"]
 
 
 def dump_script_json(data: Any) -> str:
@@ -94,12 +97,32 @@ def offline_html_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, st
     }
 
 
-def resolve_mode(mode: Mode = "auto") -> Literal["html", "svg"]:
+def interactive_html_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str, str]:
+    """Altair renderer for JupyterLab with no network: the chart snippet plus the vega bundle
+    and the drawing script inline, so selections and linked views work in a live notebook.
+
+    JupyterLab runs the scripts of outputs produced in the session (trusted); a reopened,
+    untrusted notebook shows the placeholder until the cell is run again. Each output carries
+    the bundle (about 1 MB): use it for the few interactive charts of an exploration notebook.
+    """
+    from analyse.report.html import CHART_SCRIPT, get_vega_bundle
+
+    snippet = build_chart_html(spec, metadata.get("embed_options"))
+    return {
+        "text/html": f"{snippet}\n<script>{get_vega_bundle()}</script>\n<script>{CHART_SCRIPT}</script>",
+        "text/plain": f"<Graphique Altair interactif ({spec.get('$schema', 'vega-lite')})>",
+    }
+
+
+INTERACTIVE_RENDERER_NAME = "analyse-interactive"
+
+
+def resolve_mode(mode: Mode = "auto") -> Literal["html", "svg", "interactive"]:
     """``auto`` -> ``html`` inside an ``analyse report`` batch, else ``svg``."""
     if mode == "auto":
         return "html" if os.environ.get(BATCH_ENV) else "svg"
-    if mode not in ("html", "svg"):
-        raise ValueError(f"mode must be 'auto', 'html' or 'svg', got {mode!r}")
+    if mode not in ("html", "svg", "interactive"):
+        raise ValueError(f"mode must be 'auto', 'html', 'svg' or 'interactive', got {mode!r}")
     return mode
 
 
@@ -109,7 +132,7 @@ def enable_offline_charts(
     """Register and enable an Altair renderer that works with no network.
 
     ``mode``: ``auto`` (``html`` inside an ``analyse report`` batch, ``svg`` elsewhere),
-    ``html`` or ``svg``; ``alt.renderers.active`` tells which one is on. ``embed_options``
+    ``html``, ``svg`` or ``interactive`` (live JupyterLab selections, bundle inline); ``alt.renderers.active`` tells which one is on. ``embed_options``
     are passed to ``vegaEmbed`` in the published page (``actions`` is off and ``renderer`` is
     ``svg`` unless given). Returns nothing, so that calling it last in a cell prints nothing.
     """
@@ -118,5 +141,9 @@ def enable_offline_charts(
         alt.renderers.register(RENDERER_NAME, offline_html_renderer)
     if chosen == "html":
         alt.renderers.enable(RENDERER_NAME, embed_options=embed_options or {})
+    elif chosen == "interactive":
+        if INTERACTIVE_RENDERER_NAME not in alt.renderers.names():
+            alt.renderers.register(INTERACTIVE_RENDERER_NAME, interactive_html_renderer)
+        alt.renderers.enable(INTERACTIVE_RENDERER_NAME, embed_options=embed_options or {})
     else:
         alt.renderers.enable("svg")
