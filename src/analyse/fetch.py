@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import hashlib
 import http.client
 import json
 import logging
@@ -37,7 +36,9 @@ from typing import Any
 
 from analyse import __version__
 from analyse.errors import InputFileError, ParameterError
+from analyse.files import sha256_file
 from analyse.sources import SOURCES, Source, get_source
+from analyse.tables import write_json
 
 logger = logging.getLogger(__name__)
 
@@ -184,7 +185,7 @@ def describe_file(
     return {
         "source_id": source_id,
         "path": source.path,
-        "sha256": _sha256_file(path),
+        "sha256": sha256_file(path),
         "size_bytes": path.stat().st_size,
         "origin": origin,
         "retrieved_at": _now(),
@@ -201,7 +202,7 @@ def write_manifest(dest: Path, files: list[dict[str, Any]], *, synthetic: bool) 
         "synthetic": synthetic,
         "files": sorted(files, key=lambda e: order.get(e["source_id"], len(order))),
     }
-    _write_json_atomic(Path(dest) / MANIFEST_NAME, manifest)
+    write_json(manifest, Path(dest) / MANIFEST_NAME)
     return manifest
 
 
@@ -238,7 +239,7 @@ def verify_manifest(dest: Path) -> list[str]:
                 f"changed: {entry['path']} ({size} bytes on disk, {expected_size} recorded)"
             )
             continue
-        sha = _sha256_file(path)
+        sha = sha256_file(path)
         if sha != entry.get("sha256"):
             problems.append(
                 f"changed: {entry['path']} (sha256 {sha} on disk, {entry.get('sha256')} recorded)"
@@ -294,7 +295,7 @@ def _fetch_one(
                 _temporary_beside(target) as tmp,
             ):
                 _download(source.url, archive, timeout_s=timeout_s, shown=source.path)
-                entry["archive_sha256"] = _sha256_file(archive)
+                entry["archive_sha256"] = sha256_file(archive)
                 _extract_member(archive, source.archive_member, tmp, shown=source.url)
                 entry["archive_member"] = source.archive_member
                 entry |= _finish(source, tmp, target, shown=source.url)
@@ -310,7 +311,7 @@ def _fetch_one(
 def _finish(source: Source, tmp: Path, target: Path, *, shown: str | Path) -> dict[str, Any]:
     """Verify the temporary file, hash it, then move it into place (atomic rename)."""
     _check_format(source, tmp, shown=shown)
-    sha = _sha256_file(tmp)
+    sha = sha256_file(tmp)
     size = tmp.stat().st_size
     tmp.chmod(0o644)  # mkstemp creates 0600 files
     os.replace(tmp, target)
@@ -491,14 +492,6 @@ def _describe_start(path: Path) -> str:
 # helpers
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while chunk := fh.read(1 << 20):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="seconds")
 
@@ -516,10 +509,3 @@ def _read_previous_manifest(dest: Path) -> dict[str, Any] | None:
         logger.warning("ignoring previous manifest %s without a files list", path)
         return None
     return manifest
-
-
-def _write_json_atomic(path: Path, payload: dict[str, Any]) -> None:
-    with _temporary_beside(path) as tmp:
-        tmp.write_text(json.dumps(payload, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        tmp.chmod(0o644)
-        os.replace(tmp, path)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import polars as pl
 
+from analyse.files import write_text_atomic
 from analyse.paths import get_processed_dir
 from analyse.schemas import CORE_TABLES, QUARANTINE, validate
 
@@ -66,13 +66,8 @@ def read_quarantine_table(name: str, processed_dir: Path | str | None = None) ->
 
 def write_json(data: Any, path: Path) -> Path:
     """Write JSON atomically (temporary file then rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.fchmod(fd, 0o644)
-    with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        json.dump(data, fh, ensure_ascii=False, indent=2, default=str)
-        fh.write("\n")
-    os.replace(tmp, path)
+    text = json.dumps(data, ensure_ascii=False, indent=2, default=str) + "\n"
+    write_text_atomic(path, text)
     return path
 
 

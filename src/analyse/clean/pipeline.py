@@ -22,7 +22,6 @@ MEF project list, whose cleaner reports only kept and quarantined rows).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 import time
@@ -47,6 +46,7 @@ from analyse.clean.territories import (
 )
 from analyse.clean.typologies import read_typologies
 from analyse.errors import InputFileError
+from analyse.files import sha256_file
 from analyse.schemas import CORE_TABLES, QUARANTINE, empty_frame
 from analyse.sources import SOURCE_PATHS
 from analyse.tables import (
@@ -134,14 +134,6 @@ def check_raw_dir(raw_dir: Path) -> dict[str, Path]:
             "Run `analyse fetch` (real data) or `analyse demo` (synthetic data) first."
         )
     return paths
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _by_reason(quarantine: pl.DataFrame, source_id: str) -> dict[str, int]:
@@ -419,7 +411,7 @@ def source_metadata(raw_dir: Path) -> list[dict[str, Any]]:
             {
                 "source_id": source_id,
                 "path": rel,
-                "sha256": _sha256(path),
+                "sha256": sha256_file(path),
                 "size_bytes": path.stat().st_size,
                 "vintage": getattr(entry, "vintage", None),
                 "publisher": getattr(entry, "publisher", None),

@@ -20,7 +20,6 @@ import functools
 import html
 import os
 import re
-import tempfile
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
@@ -29,6 +28,7 @@ from typing import Literal
 import nbformat
 from nbconvert import HTMLExporter
 
+from analyse.files import write_text_atomic
 from analyse.report.display import CHART_CLASS, SPEC_CLASS
 
 #: Class of the synthetic-data banner a notebook may display itself (analyse.review.blocks):
@@ -45,15 +45,6 @@ REMOVE_OUTPUT_TAGS = frozenset({"remove_output", "remove-output"})
 
 BundleMode = Literal["asset", "inline", "none"]
 
-
-def _file_mode() -> int:
-    umask = os.umask(0o022)
-    os.umask(umask)
-    return 0o666 & ~umask
-
-
-#: Permissions of written pages (as ``open()`` would give them; mkstemp alone gives 0600).
-FILE_MODE = _file_mode()
 
 STYLE = """
 :root { --ink: #1d2630; --muted: #5b6670; --rule: #d8dde2; --accent: #1f5f99;
@@ -198,28 +189,6 @@ def get_vega_bundle() -> str:
     with contextlib.suppress(OSError):
         write_text_atomic(cached, text)
     return text
-
-
-def write_text_atomic(path: Path, text: str) -> int:
-    """Write ``text`` to a temporary file beside ``path`` then rename it; return bytes written.
-
-    If anything interrupts the write, ``path`` is untouched (absent or the previous version)
-    and the temporary file is removed.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    data = text.encode("utf-8")
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, FILE_MODE)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return len(data)
 
 
 def write_vega_asset(run_dir: Path) -> Path:

@@ -53,6 +53,7 @@ import nbformat
 
 import analyse
 from analyse.errors import ParameterError
+from analyse.files import sha256_file
 from analyse.paths import find_project_root, get_processed_dir
 from analyse.report.display import BATCH_ENV
 from analyse.report.params import ReportParams
@@ -440,21 +441,13 @@ def execute_report(task: Mapping[str, Any], execute: Executor | None = None) -> 
 # --------------------------------------------------------------------------------------------
 
 
-def _sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def hash_processed_dir(processed_dir: Path) -> str:
     """Checksum of the processed layer (every ``*.parquet`` and ``*.json`` file)."""
     digest = hashlib.sha256()
     if processed_dir.is_dir():
         for path in sorted(processed_dir.iterdir()):
             if path.is_file() and path.suffix in (".parquet", ".json"):
-                digest.update(f"{path.name}\0{_sha256_file(path)}\n".encode())
+                digest.update(f"{path.name}\0{sha256_file(path)}\n".encode())
     else:
         digest.update(b"no processed data")
     return digest.hexdigest()
@@ -709,7 +702,7 @@ def page_meta(metadata: Mapping[str, Any] | None, generated_at: str) -> list[str
 
 def update_latest(out_dir: Path, run_id: str) -> Path:
     """Point ``<out_dir>/latest`` at the run (symlink) and write ``<out_dir>/LATEST``."""
-    from analyse.report.html import write_text_atomic
+    from analyse.files import write_text_atomic
 
     write_text_atomic(out_dir / LATEST_FILE, run_id + "\n")
     link = out_dir / LATEST_LINK
@@ -966,7 +959,7 @@ def _remove_stray_tmp(run_dir: Path) -> None:
 
 
 def _finish(result: RunResult, out_dir: Path, latest: bool) -> None:
-    from analyse.report.html import write_text_atomic
+    from analyse.files import write_text_atomic
     from analyse.report.index import write_index_html
 
     text = json.dumps(result.to_dict(), ensure_ascii=False, indent=2, default=str) + "\n"

@@ -35,6 +35,23 @@ _LEVERAGE_VALUE_COLS = (
 )
 
 
+def attach_intervals(
+    cells: pl.DataFrame, boot: pl.DataFrame, keys: list[str], metrics: tuple[str, ...]
+) -> pl.DataFrame:
+    """Join each metric's bootstrap interval (``<metric>_ci_low`` / ``_ci_high``) to ``cells``;
+    the intervals of masked cells are null, like their values."""
+    out = cells
+    for m in metrics:
+        interval = boot.filter(pl.col("metric") == m).select(
+            *keys, pl.col("ci_low").alias(f"{m}_ci_low"), pl.col("ci_high").alias(f"{m}_ci_high")
+        )
+        out = out.join(interval, on=keys, how="left", nulls_equal=True)
+    hide = [f"{m}_{side}" for m in metrics for side in ("ci_low", "ci_high")]
+    return out.with_columns(
+        pl.when(pl.col("is_masked")).then(None).otherwise(pl.col(c)).alias(c) for c in hide
+    )
+
+
 def build_leverage_table(
     projects: pl.DataFrame,
     by: list[str],
@@ -57,25 +74,12 @@ def build_leverage_table(
 
     summary = summarise_leverage(projects, by, phase=phase, margins=True)
     masked = apply_secrecy(summary, keys=by, total_row=True)
-    margin_keys = [k for k in masked.columns if k == "total_over"]
-    cells = masked.filter(pl.col("total_over").is_null()) if margin_keys else masked
+    cells = masked.filter(pl.col("total_over").is_null())
     boot = bootstrap_leverage(
         projects, by, cluster=cluster, n_boot=n_boot, seed=seed, metrics=metrics, phase=phase
     )
     keys = [c for c in boot.columns if c in cells.columns and c in (*by, "ti_phase")]
-    wide = boot.pivot(on="metric", index=keys, values=["ci_low", "ci_high"])
-    rename = {}
-    for m in metrics:
-        for side in ("ci_low", "ci_high"):
-            for candidate in (f"{side}_{m}", f"{side}_metric_{m}", f'{{"{side}","{m}"}}'):
-                if candidate in wide.columns:
-                    rename[candidate] = f"{m}_{side}"
-    wide = wide.rename(rename)
-    out = cells.join(wide, on=keys, how="left", nulls_equal=True)
-    hide = [f"{m}_{side}" for m in metrics for side in ("ci_low", "ci_high")]
-    out = out.with_columns(
-        pl.when(pl.col("is_masked")).then(None).otherwise(pl.col(c)).alias(c) for c in hide
-    )
+    out = attach_intervals(cells, boot, keys, metrics)
     keep = [*keys, *_LEVERAGE_VALUE_COLS]
     for m in metrics:
         keep += [m, f"{m}_ci_low", f"{m}_ci_high"]
@@ -492,22 +496,12 @@ def build_scope_comparison(
     boot = bootstrap_leverage(
         stacked, ["scope"], cluster=cluster, n_boot=n_boot, seed=seed, metrics=metrics, phase=phase
     )
-    wide = boot.pivot(on="metric", index="scope", values=["ci_low", "ci_high"])
-    wide = wide.rename(
-        {
-            c: f"{m}_{side}"
-            for m in metrics
-            for side in ("ci_low", "ci_high")
-            for c in wide.columns
-            if c in (f"{side}_{m}", f'{{"{side}","{m}"}}')
-        }
+    out = (
+        pl.DataFrame({"scope": list(scopes)})
+        .join(masked, on="scope", how="left")
+        .with_columns(pl.col("is_masked").fill_null(False))
     )
-    out = pl.DataFrame({"scope": list(scopes)}).join(masked, on="scope", how="left")
-    out = out.join(wide, on="scope", how="left").with_columns(pl.col("is_masked").fill_null(False))
-    hide = [f"{m}_{side}" for m in metrics for side in ("ci_low", "ci_high")]
-    return out.with_columns(
-        pl.when(pl.col("is_masked")).then(None).otherwise(pl.col(c)).alias(c) for c in hide
-    )
+    return attach_intervals(out, boot, ["scope"], metrics)
 
 
 def get_scope_metric(
