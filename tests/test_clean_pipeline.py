@@ -156,7 +156,9 @@ def test_cli_clean_prints_counts(tmp_path: Path, capsys) -> None:
     assert code == 0
     out = capsys.readouterr().out
     assert "ti_phase1" in out and "quarantined" in out
-    assert (tmp_path / "p" / "core_communes.parquet").is_file()
+    from analyse.snapshots import resolve_snapshot
+
+    assert (resolve_snapshot(tmp_path / "p") / "core_communes.parquet").is_file()
 
 
 def test_operator_extract_may_be_a_workbook(demo_dirs, tmp_path) -> None:

@@ -45,14 +45,26 @@ def _cmd_demo(args: argparse.Namespace) -> int:
 def _cmd_clean(args: argparse.Namespace) -> int:
     from analyse.clean import run_clean
 
-    quality = run_clean(args.raw_dir, args.processed_dir)
+    quality = run_clean(args.raw_dir, args.processed_dir, public_only=args.public)
     for source_id, counts in quality["sources"].items():
         print(
             f"{source_id:32s} in {counts['rows_in']:>8} out {counts['rows_out']:>8} "
             f"quarantined {counts['rows_quarantined']:>6}"
         )
-    print(f"core tables written to {args.processed_dir}")
+    print(
+        f"snapshot {quality['snapshot_id']} ({quality['mode']} data) is now current in "
+        f"{args.processed_dir}"
+    )
     return 0
+
+
+def _warn_last_clean(processed_dir: Path) -> None:
+    """Say on every command when the last clean failed or was killed (its snapshot is unused)."""
+    from analyse.snapshots import describe_last_clean
+
+    problem = describe_last_clean(processed_dir)
+    if problem:
+        print(f"analyse: warning: {problem}", file=sys.stderr)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -84,7 +96,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=2018, help="random seed (default 2018)")
     p.set_defaults(func=_cmd_demo)
 
-    p = sub.add_parser("clean", help="clean raw files into core tables")
+    p = sub.add_parser(
+        "clean", help="clean raw files into a new snapshot of core tables (atomic switch)"
+    )
+    p.add_argument(
+        "--public",
+        action="store_true",
+        help="public-data mode: ignore the operator extract and any synthetic project list",
+    )
     p.set_defaults(func=_cmd_clean)
 
     try:
@@ -106,6 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     args.raw_dir = args.raw_dir or get_raw_dir()
     args.processed_dir = args.processed_dir or get_processed_dir()
+    _warn_last_clean(args.processed_dir)
     try:
         return int(args.func(args) or 0)
     except (InputFileError, ParameterError, FileNotFoundError) as exc:

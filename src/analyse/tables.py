@@ -1,6 +1,9 @@
 """Read and write the processed layer: core tables, quarantine tables and ``metadata.json``.
 
-Layout of ``data/processed``::
+Readers take the processed folder (``data/processed`` by default) and read from its current
+snapshot (:func:`analyse.snapshots.resolve_snapshot`), or from a snapshot folder given directly;
+writers write into the folder they are given (``analyse clean`` gives a staging folder). Layout
+of one snapshot::
 
     core_<name>.parquet        one per entry of :data:`analyse.schemas.CORE_TABLES`
     quarantine_<name>.parquet  rows of that table's sources that could not be cleaned
@@ -20,6 +23,7 @@ import polars as pl
 from analyse.files import write_text_atomic
 from analyse.paths import get_processed_dir
 from analyse.schemas import CORE_TABLES, QUARANTINE, validate
+from analyse.snapshots import resolve_snapshot
 
 METADATA_FILE = "metadata.json"
 QUALITY_FILE = "quality.json"
@@ -27,6 +31,10 @@ QUALITY_FILE = "quality.json"
 
 def _folder(processed_dir: Path | str | None) -> Path:
     return Path(processed_dir) if processed_dir is not None else get_processed_dir()
+
+
+def _snapshot(processed_dir: Path | str | None) -> Path:
+    return resolve_snapshot(_folder(processed_dir))
 
 
 def write_core_table(df: pl.DataFrame, name: str, processed_dir: Path | str | None = None) -> Path:
@@ -47,7 +55,7 @@ def scan_core_table(name: str, processed_dir: Path | str | None = None) -> pl.La
     """Lazily scan ``core_<name>.parquet``; a clear error if ``analyse clean`` has not run."""
     if name not in CORE_TABLES:
         raise KeyError(f"unknown core table {name!r}; known: {sorted(CORE_TABLES)}")
-    path = _folder(processed_dir) / f"core_{name}.parquet"
+    path = _snapshot(processed_dir) / f"core_{name}.parquet"
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `analyse clean` (or `analyse demo`) first")
     return pl.scan_parquet(path)
@@ -60,7 +68,7 @@ def read_core_table(name: str, processed_dir: Path | str | None = None) -> pl.Da
 
 def read_quarantine_table(name: str, processed_dir: Path | str | None = None) -> pl.DataFrame:
     """Read ``quarantine_<name>.parquet`` (empty frame if absent)."""
-    path = _folder(processed_dir) / f"quarantine_{name}.parquet"
+    path = _snapshot(processed_dir) / f"quarantine_{name}.parquet"
     return pl.read_parquet(path) if path.is_file() else pl.DataFrame(schema=dict(QUARANTINE))
 
 
@@ -73,7 +81,7 @@ def write_json(data: Any, path: Path) -> Path:
 
 def read_metadata(processed_dir: Path | str | None = None) -> dict[str, Any]:
     """Read ``metadata.json`` (``synthetic``, ``sources``, ``package_version``, ``cleaned_at``)."""
-    path = _folder(processed_dir) / METADATA_FILE
+    path = _snapshot(processed_dir) / METADATA_FILE
     if not path.is_file():
         raise FileNotFoundError(f"{path} is missing: run `analyse clean` (or `analyse demo`) first")
     return json.loads(path.read_text(encoding="utf-8"))
@@ -81,12 +89,14 @@ def read_metadata(processed_dir: Path | str | None = None) -> dict[str, Any]:
 
 def read_quality(processed_dir: Path | str | None = None) -> dict[str, Any]:
     """Read ``quality.json``."""
-    return json.loads((_folder(processed_dir) / QUALITY_FILE).read_text(encoding="utf-8"))
+    return json.loads((_snapshot(processed_dir) / QUALITY_FILE).read_text(encoding="utf-8"))
 
 
 def _write_parquet(df: pl.DataFrame, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.tmp")
     df.write_parquet(tmp)
+    with open(tmp, "rb+") as fh:
+        os.fsync(fh.fileno())
     os.replace(tmp, path)
     return path

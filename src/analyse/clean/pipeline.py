@@ -48,9 +48,9 @@ from analyse.clean.typologies import read_typologies
 from analyse.errors import InputFileError
 from analyse.files import sha256_file
 from analyse.schemas import CORE_TABLES, QUARANTINE, empty_frame
+from analyse.snapshots import finish_metadata, stage_snapshot
 from analyse.sources import SOURCE_PATHS
 from analyse.tables import (
-    METADATA_FILE,
     QUALITY_FILE,
     write_core_table,
     write_json,
@@ -420,39 +420,150 @@ def source_metadata(raw_dir: Path) -> list[dict[str, Any]]:
     return out
 
 
-def run_clean(raw_dir: Path, processed_dir: Path) -> dict[str, Any]:
-    """Clean every raw source into ``processed_dir``; return the quality summary.
+#: Core table -> the source whose synthetic flag it carries (others: reference sources).
+_TABLE_SOURCE = {"projects": "fund_projects", "relance_projects": "mef_plan_de_relance"}
 
-    Writes ``core_<name>.parquet`` for every core table (validated against its schema),
-    ``quarantine_<name>.parquet`` for every core table (possibly empty), ``quality.json`` and,
-    last, ``metadata.json``.
-    """
-    raw_dir, processed_dir = Path(raw_dir), Path(processed_dir)
-    start = time.perf_counter()
-    tables, quarantine, quality = build_core_tables(raw_dir)
-    processed_dir.mkdir(parents=True, exist_ok=True)
-    for name in CORE_TABLES:
-        write_core_table(tables[name], name, processed_dir)
-        write_quarantine_table(quarantine[name], name, processed_dir)
-    quality["timings_s"]["total"] = round(time.perf_counter() - start, 3)
-    write_json(quality, processed_dir / QUALITY_FILE)
+
+def read_manifest(raw_dir: Path) -> dict[str, Any]:
+    """``raw_dir/manifest.json`` (empty dict when absent)."""
+    path = Path(raw_dir) / MANIFEST_FILE
+    if not path.is_file():
+        return {}
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise InputFileError(path, "a JSON manifest", found=str(exc)) from exc
+    return manifest if isinstance(manifest, dict) else {}
+
+
+def synthetic_source_ids(manifest: dict[str, Any]) -> frozenset[str]:
+    """Sources whose file the manifest flags synthetic (every source when the whole folder is)."""
+    if manifest.get("synthetic"):
+        return frozenset(SOURCE_PATHS)
+    files = manifest.get("files") or []
+    return frozenset(
+        str(f.get("source_id")) for f in files if isinstance(f, dict) and f.get("synthetic")
+    )
+
+
+def describe_mode(synthetic: frozenset[str], has_extract: bool) -> str:
+    """``synthetic`` (every file invented), ``demo`` (real public data, synthetic fund
+    projects), ``operator`` (real public data and an operator extract) or ``public`` (real public
+    data only: no per-project extract)."""
+    if synthetic >= {"cog_epci", "unemployment_ze"}:
+        return "synthetic"
+    if not has_extract:
+        return "public"
+    return "demo" if "fund_projects" in synthetic else "operator"
+
+
+def _flag_synthetic(
+    tables: dict[str, pl.DataFrame], synthetic: frozenset[str], mode: str
+) -> dict[str, pl.DataFrame]:
+    """Set ``is_synthetic`` of each table from its own source (not from the folder as a whole)."""
+    out = {}
+    for name, df in tables.items():
+        flag = mode == "synthetic" or _TABLE_SOURCE.get(name, "") in synthetic
+        out[name] = df.with_columns(pl.lit(flag, dtype=pl.Boolean).alias("is_synthetic"))
+    return out
+
+
+def _drop_for_public(
+    tables: dict[str, pl.DataFrame],
+    quarantine: dict[str, pl.DataFrame],
+    quality: dict[str, Any],
+    synthetic: frozenset[str],
+) -> None:
+    """``--public``: empty the operator extract's table and any synthetic project list."""
+    for table, source_id in _TABLE_SOURCE.items():
+        if source_id == "fund_projects" or source_id in synthetic:
+            tables[table] = empty_frame(CORE_TABLES[table])
+            quarantine[table] = empty_frame(QUARANTINE)
+            entry = quality["sources"].get(source_id)
+            if entry is not None:
+                entry.update(
+                    status="ignored (analyse clean --public)",
+                    rows_in=0,
+                    rows_out=0,
+                    rows_quarantined=0,
+                    by_reason={},
+                )
+    quality["tables"] = {name: tables[name].height for name in CORE_TABLES}
+    quality["quarantine_tables"] = {name: quarantine[name].height for name in CORE_TABLES}
+
+
+def _materialise_missing(raw_dir: Path) -> list[str]:
+    """Copy the shipped reference files of required sources missing from ``raw_dir``."""
+    try:
+        from analyse.refdata import materialise_reference
+    except ImportError:  # pragma: no cover - reference snapshot not installed
+        return []
+    missing = [s for s in required_sources() if not (raw_dir / SOURCE_PATHS[s]).is_file()]
+    if not missing:
+        return []
+    entries = materialise_reference(raw_dir, missing)
+    log.info("clean: %d reference files materialised into %s", len(entries), raw_dir)
+    return missing
+
+
+def _build_metadata(
+    raw_dir: Path, quality: dict[str, Any], manifest: dict[str, Any], mode: str, synthetic
+) -> dict[str, Any]:
+    sources = source_metadata(raw_dir)
+    for entry in sources:
+        entry["synthetic"] = entry["source_id"] in synthetic or mode == "synthetic"
     metadata = {
-        "synthetic": quality["synthetic"],
+        "mode": mode,
+        "synthetic": mode in ("synthetic", "demo"),
+        "synthetic_sources": sorted(synthetic if mode != "synthetic" else SOURCE_PATHS),
         "cleaned_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "package_version": __version__,
         "raw_dir": str(raw_dir),
-        "sources": source_metadata(raw_dir),
+        "sources": sources,
     }
     if metadata["synthetic"]:
         # The generator's seed and planted (true) effects follow the data, so that reports on
         # the demo can set each estimate against the truth it should recover.
-        manifest = json.loads((raw_dir / "manifest.json").read_text(encoding="utf-8"))
         metadata["seed"] = manifest.get("seed")
         metadata["planted_effects"] = manifest.get("planted_effects")
-    write_json(metadata, processed_dir / METADATA_FILE)
+    return metadata
+
+
+def run_clean(raw_dir: Path, processed_dir: Path, *, public_only: bool = False) -> dict[str, Any]:
+    """Clean every raw source into a new snapshot of ``processed_dir``; return the quality summary.
+
+    Required public sources missing from ``raw_dir`` are first materialised from the shipped
+    reference snapshot (``data/reference``). The snapshot (see :mod:`analyse.snapshots`) holds
+    ``core_<name>.parquet`` for every core table (validated against its schema),
+    ``quarantine_<name>.parquet`` (possibly empty), ``quality.json`` and, last,
+    ``metadata.json``; it becomes current only once complete. ``public_only`` ignores the
+    operator extract and any synthetic project list (public-data mode).
+    """
+    raw_dir, processed_dir = Path(raw_dir), Path(processed_dir)
+    start = time.perf_counter()
+    with stage_snapshot(processed_dir) as stage:
+        materialised = _materialise_missing(raw_dir)
+        manifest = read_manifest(raw_dir)
+        synthetic = synthetic_source_ids(manifest)
+        tables, quarantine, quality = build_core_tables(raw_dir)
+        if public_only:
+            _drop_for_public(tables, quarantine, quality, synthetic)
+        mode = describe_mode(synthetic, tables["projects"].height > 0)
+        tables = _flag_synthetic(tables, synthetic, mode)
+        for name in CORE_TABLES:
+            write_core_table(tables[name], name, stage.path)
+            write_quarantine_table(quarantine[name], name, stage.path)
+        quality["synthetic"] = mode in ("synthetic", "demo")
+        quality["mode"] = mode
+        quality["materialised_from_reference"] = materialised
+        quality["snapshot_id"] = stage.snapshot_id
+        quality["timings_s"]["total"] = round(time.perf_counter() - start, 3)
+        write_json(quality, stage.path / QUALITY_FILE)
+        finish_metadata(stage, _build_metadata(raw_dir, quality, manifest, mode, synthetic))
     log.info(
-        "clean: %d core tables written to %s in %.1fs",
-        len(CORE_TABLES),
+        "clean: snapshot %s (%s data) written to %s in %.1fs",
+        stage.snapshot_id,
+        mode,
         processed_dir,
         quality["timings_s"]["total"],
     )
