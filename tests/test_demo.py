@@ -57,7 +57,7 @@ def data_files(folder: Path) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("demo") / "raw"
-    write_demo(folder, seed=SEED)
+    write_demo(folder, seed=SEED, world="synthetic")
     return folder
 
 
@@ -90,14 +90,14 @@ def raw_rows(path: Path, sheet: str, n_rows: int = 12) -> pl.DataFrame:
 
 
 def test_same_seed_gives_identical_bytes(demo_dir: Path, tmp_path: Path) -> None:
-    write_demo(tmp_path / "again", seed=SEED)
+    write_demo(tmp_path / "again", seed=SEED, world="synthetic")
     first, second = data_files(demo_dir), data_files(tmp_path / "again")
     assert first == second
     assert any(name.endswith(".xlsx") for name in first)  # xlsx bytes are compared too
 
 
 def test_other_seed_changes_every_data_file(demo_dir: Path, tmp_path: Path) -> None:
-    write_demo(tmp_path / "other", seed=SEED + 1)
+    write_demo(tmp_path / "other", seed=SEED + 1, world="synthetic")
     first, other = data_files(demo_dir), data_files(tmp_path / "other")
     assert first.keys() == other.keys()
     same = {name for name in first if first[name] == other[name]}
@@ -143,7 +143,7 @@ def test_demo_refuses_to_overwrite_real_files(tmp_path: Path) -> None:
     }
     (tmp_path / "manifest.json").write_text(json.dumps(real), encoding="utf-8")
     with pytest.raises(ParameterError, match="real fetched files"):
-        write_demo(tmp_path, seed=SEED)
+        write_demo(tmp_path, seed=SEED, world="synthetic")
     assert not (tmp_path / "SYNTHETIC.md").exists()
 
 
@@ -534,8 +534,11 @@ def test_demo_runs_through_clean(demo_dir: Path, manifest: dict, tmp_path: Path)
         pytest.skip(f"analyse.clean.run_clean not importable: {exc}")
     from analyse.schemas import CORE_TABLES
 
-    quality = run_clean(demo_dir, tmp_path)
-    assert quality["synthetic"] is True
+    from analyse.snapshots import resolve_snapshot
+
+    quality = run_clean(demo_dir, tmp_path / "processed")
+    assert quality["synthetic"] is True and quality["mode"] == "synthetic"
+    tmp_path = resolve_snapshot(tmp_path / "processed")
     for source_id, counts in quality["sources"].items():
         assert counts["rows_in"] == counts["rows_out"] + counts["rows_quarantined"], source_id
         assert sum(counts["by_reason"].values()) == counts["rows_quarantined"], source_id

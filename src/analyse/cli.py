@@ -1,7 +1,7 @@
 """The ``analyse`` command: thin wrappers over the library.
 
 analyse fetch [--mirror DIR] [--base-url URL] [--source ID ...]
-analyse demo [--seed N]
+analyse demo [--seed N] [--world real|synthetic]
 analyse clean
 analyse report {national,region,territory,all} ...
 """
@@ -37,8 +37,14 @@ def _cmd_fetch(args: argparse.Namespace) -> int:
 def _cmd_demo(args: argparse.Namespace) -> int:
     from analyse.demo import write_demo
 
-    write_demo(args.raw_dir, seed=args.seed)
-    print(f"synthetic demo data (seed {args.seed}) written to {args.raw_dir}")
+    write_demo(args.raw_dir, seed=args.seed, world=args.world)
+    if args.world == "real":
+        print(
+            f"demo (seed {args.seed}): synthetic fund extract and MEF list written to "
+            f"{args.raw_dir} on the real public reference data"
+        )
+    else:
+        print(f"fully synthetic world (seed {args.seed}) written to {args.raw_dir}")
     return 0
 
 
@@ -92,8 +98,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source", action="append", help="only this source id (repeatable)")
     p.set_defaults(func=_cmd_fetch)
 
-    p = sub.add_parser("demo", help="write the synthetic demo dataset into the raw folder")
+    p = sub.add_parser(
+        "demo",
+        help="write a synthetic fund extract (the only non-public input) over the real data",
+    )
     p.add_argument("--seed", type=int, default=2018, help="random seed (default 2018)")
+    p.add_argument(
+        "--world",
+        choices=("real", "synthetic"),
+        default="real",
+        help="real (default): real public files, synthetic fund projects; synthetic: every "
+        "file invented, with a planted label effect (to validate estimators)",
+    )
     p.set_defaults(func=_cmd_demo)
 
     p = sub.add_parser(

@@ -46,7 +46,7 @@ from analyse.clean.territories import (
 )
 from analyse.clean.typologies import read_typologies
 from analyse.errors import InputFileError
-from analyse.files import sha256_file
+from analyse.files import sha256_file, write_bytes_atomic
 from analyse.schemas import CORE_TABLES, QUARANTINE, empty_frame
 from analyse.snapshots import finish_metadata, stage_snapshot
 from analyse.sources import SOURCE_PATHS
@@ -506,6 +506,21 @@ def _materialise_missing(raw_dir: Path) -> list[str]:
     return missing
 
 
+def _copy_published(raw_dir: Path, snapshot_dir: Path) -> None:
+    """Copy the published figures (facts for reconciliation and timelines) into the snapshot,
+    so that a snapshot holds everything the reports read."""
+    from analyse.figures.national import PUBLISHED_FILES
+
+    defaults = {
+        "published_announcements": "published/fund_announcements.csv",
+        "published_milestones": "published/programme_milestones.csv",
+    }
+    for source_id, name in PUBLISHED_FILES.items():
+        source = raw_dir / SOURCE_PATHS.get(source_id, defaults[source_id])
+        if source.is_file():
+            write_bytes_atomic(snapshot_dir / name, source.read_bytes())
+
+
 def _build_metadata(
     raw_dir: Path, quality: dict[str, Any], manifest: dict[str, Any], mode: str, synthetic
 ) -> dict[str, Any]:
@@ -559,6 +574,7 @@ def run_clean(raw_dir: Path, processed_dir: Path, *, public_only: bool = False) 
         quality["snapshot_id"] = stage.snapshot_id
         quality["timings_s"]["total"] = round(time.perf_counter() - start, 3)
         write_json(quality, stage.path / QUALITY_FILE)
+        _copy_published(raw_dir, stage.path)
         finish_metadata(stage, _build_metadata(raw_dir, quality, manifest, mode, synthetic))
     log.info(
         "clean: snapshot %s (%s data) written to %s in %.1fs",

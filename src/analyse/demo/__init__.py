@@ -52,6 +52,8 @@ DEMO_SOURCE_IDS: tuple[str, ...] = (
     "mef_plan_de_relance",
     "fund_projects",
     "fund_mapping",
+    "etalab_communes",
+    "etalab_ept",
 )
 ORIGIN = "analyse demo (synthetic)"
 _STREAMS = {
@@ -64,6 +66,8 @@ _STREAMS = {
     "fund_dirty": 7,
     "barometre": 8,
     "mef": 9,
+    "placement": 10,
+    "etalab": 11,
 }
 
 
@@ -524,6 +528,14 @@ def _write_fund(
     projects, truth = fund.simulate_projects(
         _rng(seed, "fund"), fund.HEADLINE_PROJECTS, geo.communes, phase1["commune_insee"]
     )
+    return projects, _write_fund_files(raw_dir, projects, truth, phase1["commune_insee"], seed)
+
+
+def _write_fund_files(
+    raw_dir: Path, projects: pl.DataFrame, truth: dict[str, Any], ti_communes: pl.Series, seed: int
+) -> dict[str, Any]:
+    """Write the operator extract (with a few planted dirty rows) and its mapping; return the
+    truth completed with what the extract holds."""
     rng = _rng(seed, "fund_dirty")
     strings = format_fund_extract(projects)
     h = fund.OPERATOR_HEADERS
@@ -575,7 +587,7 @@ def _write_fund(
         d["project_id"] = ids[d["index"]]
         d["file_line"] = d.pop("copy_index", d["index"]) + 3  # title = line 1, header = line 2
         d.pop("index")
-    in_ti = projects["commune_insee"].is_in(phase1["commune_insee"].implode()).mean()
+    in_ti = projects["commune_insee"].is_in(ti_communes.implode()).mean()
     truth |= {
         "extract": {
             "n_projects": n,
@@ -594,7 +606,39 @@ def _write_fund(
         },
         "share_in_phase1_communes": round(float(in_ti), 6),
     }
-    return projects, truth
+    return truth
+
+
+def _write_etalab(raw_dir: Path, geo: Geography, rng: np.random.Generator) -> None:
+    """Etalab's commune list (invented populations, postal codes) and an empty EPT list: the
+    synthetic world has no Grand Paris territorial establishments."""
+    com = geo.communes
+    population = np.round(np.exp(rng.normal(6.3, 1.4, size=com.height))).astype(int)
+    rows = [
+        {
+            "code": code,
+            "nom": name,
+            "departement": dep,
+            "region": reg,
+            "type": "commune-actuelle",
+            "codesPostaux": [cp],
+            "population": int(pop),
+        }
+        for code, name, dep, reg, cp, pop in zip(
+            com["commune_insee"], com["commune_name"], com["departement_code"],
+            com["region_code"], com["postal_code"], population, strict=True,
+        )
+    ]  # fmt: skip
+    for source_id, data in (("etalab_communes", rows), ("etalab_ept", [])):
+        path = raw_dir / SOURCE_PATHS[source_id]
+        formats.write_text(path, json.dumps(data, ensure_ascii=False, separators=(",", ":")))
+
+
+def _copy_published(raw_dir: Path) -> None:
+    """The published figures are facts, not data to invent: taken from the reference snapshot."""
+    from analyse.refdata import materialise_reference
+
+    materialise_reference(raw_dir, ["published_announcements", "published_milestones"])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -679,10 +723,20 @@ def _synthetic_md(seed: int, planted: dict[str, Any], totals: dict[str, Any]) ->
     return "\n".join(lines) + "\n"
 
 
-def write_demo(raw_dir: Path, *, seed: int = 2018) -> None:
-    """Write the synthetic demo dataset into ``raw_dir`` (real formats, ``manifest.json``,
-    ``SYNTHETIC.md``). Same seed, same bytes. Refuses to overwrite a folder of real fetched files.
+def write_demo(raw_dir: Path, *, seed: int = 2018, world: str = "real") -> None:
+    """Write the demo dataset into ``raw_dir``.
+
+    ``world="real"`` (default): the public reference files are real (materialised from the
+    shipped snapshot when missing) and only what is not public is synthetic: the fund's operator
+    extract and the MEF project list, placed on real communes (:mod:`analyse.demo.placement`).
+    ``world="synthetic"``: every file is invented (names, communes, unemployment with a planted
+    label effect), for validating estimators against a known truth. Same seed, same bytes.
     """
+    if world == "real":
+        write_demo_on_reference(Path(raw_dir), seed=seed)
+        return
+    if world != "synthetic":
+        raise ParameterError(f"world must be 'real' or 'synthetic', got {world!r}")
     raw_dir = Path(raw_dir)
     _guard_real_data(raw_dir)
     raw_dir.mkdir(parents=True, exist_ok=True)
@@ -701,8 +755,10 @@ def write_demo(raw_dir: Path, *, seed: int = 2018) -> None:
     formats.write_text(raw_dir / SOURCE_PATHS["relance_regional"], regional)
     formats.write_text(raw_dir / SOURCE_PATHS["relance_departemental"], departemental)
     projects, fund_truth = _write_fund(raw_dir, geo, phase1, seed)
-    mef = relance.build_mef_list(_rng(seed, "mef"), geo, projects)
+    mef = relance.build_mef_list(_rng(seed, "mef"), geo.communes, projects)
     formats.write_text(raw_dir / SOURCE_PATHS["mef_plan_de_relance"], mef)
+    _write_etalab(raw_dir, geo, _rng(seed, "etalab"))
+    _copy_published(raw_dir)
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
     files = []
@@ -743,3 +799,142 @@ def write_demo(raw_dir: Path, *, seed: int = 2018) -> None:
     (raw_dir / "SYNTHETIC.md").write_text(
         _synthetic_md(seed, planted, fund_truth["totals"]), encoding="utf-8"
     )
+
+
+# ---------------------------------------------------------------------------------------------
+# default demo: real public files, synthetic fund projects
+
+#: Sources the default demo writes (everything else is the real reference data).
+DEMO_FUND_SOURCE_IDS: tuple[str, ...] = ("fund_projects", "fund_mapping", "mef_plan_de_relance")
+
+
+def _guard_operator_files(raw_dir: Path) -> None:
+    """Refuse to overwrite an operator extract or MEF list that the manifest does not flag
+    synthetic (the evaluator's real files)."""
+    from analyse.clean.pipeline import read_manifest, synthetic_source_ids
+
+    manifest = read_manifest(raw_dir)
+    synthetic = synthetic_source_ids(manifest)
+    for source_id in DEMO_FUND_SOURCE_IDS:
+        path = raw_dir / SOURCE_PATHS[source_id]
+        if path.is_file() and source_id not in synthetic:
+            raise ParameterError(
+                f"{path} is not a file written by `analyse demo` (the manifest does not flag it "
+                "synthetic): the demo will not overwrite an operator's file; use --raw-dir"
+            )
+
+
+def _reference_tables(raw_dir: Path) -> dict[str, pl.DataFrame]:
+    """The real reference files of ``raw_dir`` read by the project's cleaners."""
+    from analyse.clean.pipeline import _materialise_missing, build_core_tables
+
+    _materialise_missing(raw_dir)
+    tables, _quarantine, _quality = build_core_tables(raw_dir)
+    return tables
+
+
+def _departement_names(tables: dict[str, pl.DataFrame]) -> dict[str, str]:
+    dep = tables["relance_counts"].filter(pl.col("scale") == "departement")
+    return dict(dep.select("geo_code", "geo_name").unique("geo_code").iter_rows())
+
+
+def _merge_manifest(raw_dir: Path, entries: list[dict[str, Any]], extra: dict[str, Any]) -> None:
+    from analyse.clean.pipeline import read_manifest
+    from analyse.files import write_text_atomic
+
+    manifest = read_manifest(raw_dir)
+    ids = {e["source_id"] for e in entries}
+    kept = [f for f in manifest.get("files") or [] if f.get("source_id") not in ids]
+    manifest.update(extra)
+    manifest["synthetic"] = False  # only the files flagged one by one are synthetic
+    manifest["files"] = kept + entries
+    text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
+    write_text_atomic(raw_dir / "manifest.json", text)
+
+
+def write_demo_on_reference(raw_dir: Path, *, seed: int = 2018) -> dict[str, Any]:
+    """Synthetic fund extract and MEF list on the real reference geography; returns the truth."""
+    from analyse.demo import placement
+
+    raw_dir = Path(raw_dir)
+    _guard_operator_files(raw_dir)
+    raw_dir.mkdir(parents=True, exist_ok=True)
+    tables = _reference_tables(raw_dir)
+    world = placement.load_real_world(raw_dir, tables)
+    n = fund.HEADLINE_PROJECTS
+    where = placement.place_projects(_rng(seed, "placement"), world, n)
+    projects, truth = fund.simulate_projects(
+        _rng(seed, "fund"),
+        n,
+        world.communes,
+        pl.Series([], dtype=pl.String),
+        placement=where,
+        aid_targets=placement.AID_TARGETS_EUR,
+    )
+    ti1 = world.communes.filter(pl.col("in_ti1"))["commune_insee"]
+    truth = _write_fund_files(raw_dir, projects, truth, ti1, seed)
+    truth["calibration"] = {
+        "projects_by_region": placement.PROJECT_TARGETS,
+        "aid_by_region_eur": placement.AID_TARGETS_EUR,
+        "share_in_ti_target": placement.SHARE_IN_TI,
+        "sources": "headline: communiqué of 11 Oct 2021; régions: Le Moniteur (Oct 2021); "
+        "share in TI: Cour des comptes (Nov 2024); placement: baromètre France Relance counts",
+    }
+    names = _departement_names(tables)
+    mef = relance.build_mef_list(
+        _rng(seed, "mef"),
+        world.communes,
+        projects,
+        name_departement=lambda code: names.get(code, code),
+    )
+    formats.write_text(raw_dir / SOURCE_PATHS["mef_plan_de_relance"], mef)
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    entries = []
+    for source_id in DEMO_FUND_SOURCE_IDS:
+        entry = describe_file(raw_dir, source_id, origin=ORIGIN, synthetic=True)
+        entry["retrieved_at"] = now
+        entry["vintage"] = _vintage(source_id, seed)
+        entries.append(entry)
+    extra = {"seed": int(seed), "generator": "analyse.demo.write_demo_on_reference"}
+    extra["planted_effects"] = {"fund": truth}
+    _merge_manifest(raw_dir, entries, extra)
+    (raw_dir / "SYNTHETIC.md").write_text(_fund_only_md(seed, truth), encoding="utf-8")
+    return truth
+
+
+def _fund_only_md(seed: int, truth: dict[str, Any]) -> str:
+    inv, jobs, extract = truth["log_investment_model"], truth["jobs_model"], truth["extract"]
+    totals = truth["totals"]
+    lines = [
+        "# Synthetic files in this folder",
+        "",
+        f"`analyse demo` (seed {seed}) wrote **only** these files, which are SYNTHETIC:",
+        "",
+        "- `fund/projects.csv` and `fund/mapping.yml`: an operator extract of the acceleration "
+        "fund in a realistic export layout (the real per-project extract is not public);",
+        "- `plan_de_relance/plan-de-relance.csv`: a MEF project list in the publisher's columns.",
+        "",
+        "Fichiers synthétiques : l'extrait des projets du fonds et la liste MEF. Tout le reste de "
+        "ce dossier est réel (périmètres ANCT, COG et chômage INSEE, baromètre France Relance, "
+        "typologies ANCT, populations Etalab/INSEE).",
+        "",
+        "Every other file is a real public file (materialised from the reference snapshot in "
+        "`data/reference` or fetched). Projects sit on real communes: régions and départements "
+        "follow the baromètre's counts of supported industrial firms, with the published figures "
+        "of Nouvelle-Aquitaine and Île-de-France matched, and "
+        f"{truth['share_in_phase1_communes']:.1%} of projects in phase-1 Territoires d'industrie "
+        "(Cour des comptes: over two thirds). Firm names and SIREN are invented.",
+        "",
+        "## Planted relations (what the association models should recover)",
+        "",
+        f"- log(investment_eur) = {inv['intercept']:.4f} + **{inv['elasticity_aid']} x "
+        f"log(aid_eur)** + firm-size effect + sector effect + N(0, {inv['noise_sd']}).",
+        f"- jobs_created ~ Poisson(exp({jobs['intercept']:.4f} + "
+        f"**{jobs['elasticity_investment']} x log(investment_eur)**) x Gamma frailty).",
+        f"- Totals of the {extract['n_projects']} projects: aid EUR "
+        f"{totals['aid_eur'] / 1e6:,.1f} M, investment EUR {totals['investment_eur'] / 1e9:,.3f} "
+        f"bn, {totals['jobs_created']:,} jobs created.",
+        f"- {len(extract['dirty_rows'])} dirty rows are planted in the extract "
+        f"({extract['expected_quarantined']} belong in quarantine); see `manifest.json`.",
+    ]
+    return "\n".join(lines) + "\n"

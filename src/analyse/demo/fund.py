@@ -131,12 +131,26 @@ def simulate_projects(
     n: int,
     communes: pl.DataFrame,
     phase1_communes: pl.Series,
+    *,
+    placement: tuple[np.ndarray, np.ndarray] | None = None,
+    aid_targets: dict[str, float] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
-    """``n`` canonical projects (EUR) and the true parameters used to draw them."""
+    """``n`` canonical projects (EUR) and the true parameters used to draw them.
+
+    ``placement`` = ``(firm_of, commune_of_firm)``: the firm of each project and the row of
+    ``communes`` of each firm, chosen by the caller (real-geography demo); by default firms are
+    drawn here with :data:`SHARE_IN_PHASE1` of them in ``phase1_communes``. ``aid_targets`` maps
+    région codes to a published total of aid that the projects of that région must match
+    exactly (the other régions share the rest of the national headline).
+    """
     # ---- firms (a few have several projects)
-    n_firms = max(1, int(np.ceil(0.93 * n)))
-    firm_of = np.concatenate([np.arange(n_firms), rng.integers(0, n_firms, size=n - n_firms)])
-    firm_of = rng.permutation(firm_of)[:n]
+    if placement is not None:
+        firm_of, commune_f = placement
+        n_firms = int(firm_of.max()) + 1
+    else:
+        n_firms = max(1, int(np.ceil(0.93 * n)))
+        firm_of = np.concatenate([np.arange(n_firms), rng.integers(0, n_firms, size=n - n_firms)])
+        firm_of = rng.permutation(firm_of)[:n]
     siren_digits = _unique_siren_digits(rng, n_firms)
     siren = digits_to_series(siren_digits)
     nic = numbers_to_digits(rng.integers(1, 40, size=n_firms), 4)
@@ -145,14 +159,15 @@ def simulate_projects(
     size_f = rng.choice(len(FIRM_SIZES), size=n_firms, p=FIRM_SIZE_PROBS)
     sector_f = rng.choice(len(SECTORS), size=n_firms, p=SECTOR_PROBS)
     form = rng.choice(4, size=n_firms, p=[0.55, 0.25, 0.12, 0.08])
-    in_ti = communes["commune_insee"].is_in(phase1_communes.implode()).to_numpy()
-    ti_idx, other_idx = np.flatnonzero(in_ti), np.flatnonzero(~in_ti)
-    pick_ti = rng.random(n_firms) < SHARE_IN_PHASE1
-    commune_f = np.where(
-        pick_ti,
-        ti_idx[rng.integers(0, len(ti_idx), size=n_firms)],
-        other_idx[rng.integers(0, len(other_idx), size=n_firms)],
-    )
+    if placement is None:
+        in_ti = communes["commune_insee"].is_in(phase1_communes.implode()).to_numpy()
+        ti_idx, other_idx = np.flatnonzero(in_ti), np.flatnonzero(~in_ti)
+        pick_ti = rng.random(n_firms) < SHARE_IN_PHASE1
+        commune_f = np.where(
+            pick_ti,
+            ti_idx[rng.integers(0, len(ti_idx), size=n_firms)],
+            other_idx[rng.integers(0, len(other_idx), size=n_firms)],
+        )
     give_siret = rng.random(n) < 0.8
 
     # ---- amounts
@@ -164,6 +179,9 @@ def simulate_projects(
     log_aid = mu + AID_LOG_SD * np.clip(rng.standard_normal(n), -3.5, 3.5)
     aid_target = HEADLINE_AID_EUR * n / HEADLINE_PROJECTS
     log_aid += np.log(aid_target) - np.log(np.exp(log_aid).sum())
+    if aid_targets:
+        region = communes["region_code"].to_numpy()[commune_f[firm_of]]
+        log_aid = _calibrate_regions(log_aid, region, aid_targets, aid_target)
     aid = np.round(np.exp(log_aid))
     fe = (
         np.array([SIZE_EFFECT[s] for s in FIRM_SIZES])[size]
@@ -277,6 +295,24 @@ def simulate_projects(
         },
     }
     return df, truth
+
+
+def _calibrate_regions(
+    log_aid: np.ndarray, region: np.ndarray, targets: dict[str, float], total: float
+) -> np.ndarray:
+    """Shift log aid by région so that each targeted région's total is its published figure and
+    the others share the rest of ``total`` in proportion to their drawn amounts."""
+    out = log_aid.copy()
+    aid = np.exp(log_aid)
+    fixed = np.isin(region, list(targets))
+    for code, target in targets.items():
+        here = region == code
+        if here.any():
+            out[here] += np.log(target) - np.log(aid[here].sum())
+    rest = total - sum(t for c, t in targets.items() if (region == c).any())
+    if (~fixed).any():
+        out[~fixed] += np.log(rest) - np.log(aid[~fixed].sum())
+    return out
 
 
 def _unique_siren_digits(rng: np.random.Generator, n: int) -> np.ndarray:

@@ -5,6 +5,7 @@ MEF ``plan-de-relance`` project list, in the publishers' exact columns.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Callable
 from datetime import date
 
 import numpy as np
@@ -221,17 +222,27 @@ def _mef_dep_code(dep: str) -> str:
 
 
 def build_mef_list(
-    rng: np.random.Generator, geo: Geography, projects: pl.DataFrame, n_rows: int = 400
+    rng: np.random.Generator,
+    communes: pl.DataFrame,
+    projects: pl.DataFrame,
+    n_rows: int = 400,
+    *,
+    name_departement: Callable[[str], str] = departement_name,
 ) -> str:
-    """Text of ``plan-de-relance.csv`` (``;``): territorial rows reuse fund projects' firms."""
+    """Text of ``plan-de-relance.csv`` (``;``): territorial rows reuse fund projects' firms.
+
+    ``communes`` needs ``commune_insee``, ``commune_name``, ``departement_code``,
+    ``region_code``, ``postal_code`` and, for GPS coordinates, ``lon`` / ``lat`` (left blank
+    when absent, as in some rows of the real export)."""
     measures = list(MEF_MEASURES)
     shares = np.array([MEF_MEASURES[m][2] for m in measures])
     measure = rng.choice(np.array(measures, dtype=object), size=n_rows, p=shares / shares.sum())
     n_terr = int((measure == MEF_TERRITORIAL).sum())
     fund_rows = rng.choice(projects.height, size=min(n_terr, projects.height), replace=False)
     fund = projects[np.sort(fund_rows).tolist()]
-    com = geo.communes
+    com = communes
     com_idx = rng.integers(0, com.height, size=n_rows)
+    has_gps = "lat" in com.columns and "lon" in com.columns
     region_upper = {r: n.upper() for r, n in REGION_NAMES.items()}
     start = date(2021, 1, 15).toordinal()
     rows: list[list] = []
@@ -274,7 +285,9 @@ def build_mef_list(
             if rng.random() < 0.02:
                 siren = ""
             filiere = str(rng.choice(np.array(FILIERES)))
-        gps = f"{c['lat'] + rng.normal(0, 0.01):.5f}, {c['lon'] + rng.normal(0, 0.01):.5f}"
+        gps = ""
+        if has_gps:
+            gps = f"{c['lat'] + rng.normal(0, 0.01):.5f}, {c['lon'] + rng.normal(0, 0.01):.5f}"
         if rng.random() < 0.02:
             gps = ""
         co2 = None
@@ -284,7 +297,7 @@ def build_mef_list(
         rows.append(
             [
                 firm, ftype, siren, volet, m,
-                departement_name(c["departement_code"]).upper(), c["commune_name"].upper(),
+                name_departement(c["departement_code"]).upper(), c["commune_name"].upper(),
                 c["postal_code"], gps, str(rng.choice(np.array(DESCRIPTIONS))), light, updated,
                 filiere, co2, _mef_dep_code(c["departement_code"]), region_upper[c["region_code"]],
             ]
