@@ -10,6 +10,8 @@ import polars as pl
 import pytest
 
 from analyse.errors import ParameterError
+from analyse.fetch import materialise_reference
+from analyse.refdata import load_reference
 from analyse.sources import (
     SOURCE_PATHS,
     SOURCES,
@@ -33,9 +35,20 @@ READERS = {
     "analyse.clean.relance.read_relance_counts",
     "analyse.clean.projects.clean_relance_projects",
     "analyse.clean.projects.clean_fund_projects",
+    "analyse.clean.geography.read_etalab_communes",
+    "analyse.clean.geography.read_etalab_ept",
+    "analyse.estimate.reconciliation.read_published_figures",
+    "analyse.review.programme.read_milestones",
+    "analyse.charts.maps.read_outlines",
 }
-OPTIONAL = {"mef_plan_de_relance", "fund_projects", "fund_mapping", "ti_phase1_groupings"}
-REQUIRED_IDS = sorted(s.id for s in SOURCES.values() if s.required)
+OPTIONAL = {
+    "mef_plan_de_relance",
+    "fund_projects",
+    "fund_mapping",
+    "ti_phase1_groupings",
+    "outlines",
+}
+PINS = load_reference()
 
 
 def test_registry_follows_the_path_contract() -> None:
@@ -51,10 +64,14 @@ def test_every_source_is_described(source: Source) -> None:
     assert source.publisher.strip() and source.title.strip() and source.vintage.strip()
     assert source.licence.strip()
     assert source.reader in READERS
-    assert source.format in {"csv", "xlsx", "geojson", "yaml"}
+    assert source.format in {"csv", "xlsx", "geojson", "json", "yaml"}
     assert Path(source.path).suffix.lstrip(".") in {source.format, "yml"}
+    assert len(source.updated) in (0, 4, 7, 10) and source.updated[:2] in ("", "20")
+    if source.required:
+        assert source.id in PINS, "a required source must be in the reference snapshot"
+        assert source.attribution_fr and source.updated
     if source.url is None:
-        assert not source.required  # nothing required may be undownloadable
+        assert not source.required or source.id in PINS  # obtainable: shipped if not online
     else:
         assert source.url.startswith("https://")
         assert source.notes.startswith(("seen", "pattern"))  # how sure the address is
@@ -104,17 +121,26 @@ def _csv_header(path: Path) -> list[str]:
     return next(csv.reader([first]))
 
 
-@pytest.mark.real_data
-@pytest.mark.parametrize("source_id", REQUIRED_IDS)
-def test_required_source_matches_the_real_file(shared_raw: Path, source_id: str) -> None:
+@pytest.fixture(scope="module")
+def reference_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The reference snapshot decompressed (the real files, as shipped)."""
+    folder = tmp_path_factory.mktemp("reference_raw")
+    materialise_reference(folder)
+    return folder
+
+
+@pytest.mark.parametrize("source_id", sorted(PINS))
+def test_declared_columns_match_the_real_file(reference_raw: Path, source_id: str) -> None:
     source = SOURCES[source_id]
-    path = shared_raw / source.path
-    assert path.is_file(), f"{source.path} missing from {shared_raw}"
+    path = reference_raw / source.path
     if source.format == "csv":
         assert _csv_header(path) == list(source.columns)
     elif source.format == "geojson":
         data = json.loads(path.read_text(encoding="utf-8"))
         assert set(data["features"][0]["properties"]) == set(source.columns)
+    elif source.format == "json":
+        keys = set().union(*json.loads(path.read_text(encoding="utf-8")))
+        assert keys == set(source.columns)
     elif source.format == "xlsx":
         for sheet, columns in get_sheet_columns(source).items():
             frame = pl.read_excel(
@@ -124,7 +150,7 @@ def test_required_source_matches_the_real_file(shared_raw: Path, source_id: str)
                 infer_schema_length=0,
             )
             assert frame.columns == list(columns), f"sheet {sheet}"
-    else:  # pragma: no cover - no required source has another format
+    else:  # pragma: no cover - no pinned source has another format
         pytest.fail(f"no header check for format {source.format}")
 
 

@@ -1,6 +1,7 @@
 """The ``analyse`` command: thin wrappers over the library.
 
-analyse fetch [--mirror DIR] [--base-url URL] [--source ID ...]
+analyse fetch [--reference | --mirror DIR | --base-url URL] [--source ID ...]
+              [--accept-new-vintage] [--deadline-s S] [--timeout-s S]
 analyse demo [--seed N] [--world real|synthetic]
 analyse clean
 analyse report {national,region,territory,all} ...
@@ -19,16 +20,31 @@ from analyse.paths import get_processed_dir, get_raw_dir
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    from analyse.fetch import fetch_sources
+    from analyse.fetch import fetch_sources, materialise_reference
 
+    if args.reference:
+        if args.mirror or args.base_url or args.accept_new_vintage:
+            raise ParameterError("--reference takes no --mirror, --base-url or new vintage")
+        results = materialise_reference(args.raw_dir, args.source or None)
+        for r in results:
+            detail = f" ({r['detail']})" if r["detail"] else ""
+            print(f"{r['source_id']:26s} {r['status']:8s} {r['path']}{detail}")
+        absent = [r["source_id"] for r in results if r["status"] == "absent"]
+        if absent:
+            raise ParameterError(f"not in the reference snapshot: {', '.join(absent)}")
+        print(f"reference snapshot materialised in {args.raw_dir} ({len(results)} files)")
+        return 0
     manifest = fetch_sources(
         args.raw_dir,
         mirror=args.mirror,
         base_url=args.base_url,
         source_ids=args.source or None,
+        accept_new_vintage=args.accept_new_vintage,
+        **{k: v for k in ("timeout_s", "deadline_s") if (v := getattr(args, k)) is not None},
     )
     print(
         f"fetched {len(manifest['fetched'])} files into {args.raw_dir}, "
+        f"{len(manifest['from_reference'])} from the reference snapshot, "
         f"skipped {len(manifest['skipped'])} (manifest.json lists {len(manifest['files'])})"
     )
     return 0
@@ -92,10 +108,29 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    p = sub.add_parser("fetch", help="download raw sources (or copy them from a mirror folder)")
+    p = sub.add_parser(
+        "fetch", help="get the raw sources: reference snapshot, publishers or a mirror, verified"
+    )
+    p.add_argument(
+        "--reference",
+        action="store_true",
+        help="offline: decompress the shipped reference snapshot (data/reference) into the raw "
+        "folder; files already there are kept",
+    )
     p.add_argument("--mirror", type=Path, help="copy from this folder instead of downloading")
     p.add_argument("--base-url", help="download from this base URL instead of the publishers'")
     p.add_argument("--source", action="append", help="only this source id (repeatable)")
+    p.add_argument(
+        "--accept-new-vintage",
+        action="store_true",
+        help="take files that differ from their pinned size and sha256 (recorded in the manifest)",
+    )
+    p.add_argument(
+        "--deadline-s",
+        type=float,
+        help="overall time limit of each download in seconds (default 300)",
+    )
+    p.add_argument("--timeout-s", type=float, help="socket timeout in seconds (default 60)")
     p.set_defaults(func=_cmd_fetch)
 
     p = sub.add_parser(

