@@ -238,8 +238,7 @@ def materialise_reference(
             results.append(result)
             if entry is not None:
                 entries[source_id] = entry
-        if entries or not (raw_dir / MANIFEST_NAME).is_file():
-            _update_manifest(raw_dir, previous, entries)
+        _update_manifest(raw_dir, previous, entries)
     return results
 
 
@@ -352,7 +351,10 @@ def _previous_entries(dest: Path) -> dict[str, dict[str, Any]]:
 def _update_manifest(
     dest: Path, previous: dict[str, dict[str, Any]], entries: dict[str, dict[str, Any]]
 ) -> dict[str, Any]:
-    """Write the previous entries updated with ``entries`` (files gone from disk dropped)."""
+    """Write the previous entries updated with ``entries`` (files gone from disk dropped).
+
+    An existing manifest that nothing changes is left as it is (and returned).
+    """
     files: list[dict[str, Any]] = []
     for source_id, old in previous.items():
         if source_id in entries:
@@ -361,6 +363,8 @@ def _update_manifest(
             logger.warning("%s (source %s) is no longer on disk: dropped", old["path"], source_id)
             continue
         files.append(old)
+    if previous and not entries and len(files) == len(previous):
+        return json.loads((dest / MANIFEST_NAME).read_text(encoding="utf-8"))
     files += [{**e, "synthetic": bool(e.get("synthetic", False))} for e in entries.values()]
     synthetic = [e["path"] for e in files if e["synthetic"]]
     if synthetic:
