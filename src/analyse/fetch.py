@@ -127,6 +127,13 @@ def fetch_sources(
     pins = load_reference(reference_dir)
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
+    options = {
+        "mirror": mirror,
+        "base_url": base_url,
+        "timeout_s": timeout_s,
+        "deadline_s": deadline_s,
+        "accept_new_vintage": accept_new_vintage,
+    }
 
     entries: dict[str, dict[str, Any]] = {}
     from_reference: list[str] = []
@@ -134,55 +141,26 @@ def fetch_sources(
     errors: list[InputFileError] = []
     with _exclusive(dest), _terminate_as_exit():
         previous = _previous_entries(dest)
-        for source in sources:
-            old, pin = previous.get(source.id), pins.get(source.id)
-            try:
-                entry = _fetch_one(
-                    source,
-                    dest,
-                    mirror=mirror,
-                    base_url=base_url,
-                    timeout_s=timeout_s,
-                    deadline_s=deadline_s,
-                    pin=pin,
-                    old=old,
-                    accept_new_vintage=accept_new_vintage,
-                )
-            except _SourceAbsentError as exc:
-                where, reason, normal = exc.args
-                if pin is not None and normal and not accept_new_vintage:
-                    try:
-                        result, entry = _materialise_one(pin, dest, reference_dir, old)
-                    except InputFileError as exc2:
-                        errors.append(exc2)
-                        continue
-                    status = result["status"]
-                    logger.info("%s: %s; reference snapshot copy %s", source.id, reason, status)
-                    if status == "kept":
-                        skipped.append({"source_id": source.id, "reason": result["detail"]})
-                        continue
-                    from_reference.append(source.id)
-                    if entry is not None:
-                        entries[source.id] = entry
-                elif source.required or explicit:
-                    errors.append(
-                        InputFileError(where, f"the file of source {source.id!r}", found=reason)
+        try:
+            for source in sources:
+                old = previous.get(source.id)
+                try:
+                    outcome, payload = _get_one(
+                        source, dest, old, pins.get(source.id), explicit, reference_dir, options
                     )
-                else:
-                    level = logging.INFO if normal else logging.WARNING
-                    logger.log(level, "skipped optional source %s: %s", source.id, reason)
-                    skipped.append({"source_id": source.id, "reason": reason})
-                continue
-            except InputFileError as exc:
-                logger.error("source %s failed: %s", source.id, exc)
-                errors.append(exc)
-                continue
-            _note_change(entry, old, pin)
-            entries[source.id] = entry
-            logger.info(
-                "fetched %s -> %s (%d bytes)", source.id, entry["path"], entry["size_bytes"]
-            )
-        manifest = _update_manifest(dest, previous, entries)
+                except InputFileError as exc:
+                    logger.error("source %s failed: %s", source.id, exc)
+                    errors.append(exc)
+                    continue
+                if outcome == "skipped":
+                    skipped.append({"source_id": source.id, "reason": payload})
+                    continue
+                if outcome == "reference":
+                    from_reference.append(source.id)
+                if payload is not None:
+                    entries[source.id] = payload
+        finally:  # files already in place are recorded, whatever happened after them
+            manifest = _update_manifest(dest, previous, entries)
 
     if len(errors) == 1:
         raise errors[0]
@@ -229,16 +207,19 @@ def materialise_reference(
     entries: dict[str, dict[str, Any]] = {}
     with _exclusive(raw_dir), _terminate_as_exit():
         previous = _previous_entries(raw_dir)
-        for source_id in dict.fromkeys(ids):
-            pin = pins.get(source_id)
-            if pin is None:
-                results.append(_absent_result(source_id))
-                continue
-            result, entry = _materialise_one(pin, raw_dir, reference_dir, previous.get(source_id))
-            results.append(result)
-            if entry is not None:
-                entries[source_id] = entry
-        _update_manifest(raw_dir, previous, entries)
+        try:
+            for source_id in dict.fromkeys(ids):
+                pin = pins.get(source_id)
+                if pin is None:
+                    results.append(_absent_result(source_id))
+                    continue
+                old = previous.get(source_id)
+                result, entry = _materialise_one(pin, raw_dir, reference_dir, old)
+                results.append(result)
+                if entry is not None:
+                    entries[source_id] = entry
+        finally:  # files already in place are recorded, whatever happened after them
+            _update_manifest(raw_dir, previous, entries)
     return results
 
 
@@ -372,13 +353,15 @@ def _update_manifest(
     return write_manifest(dest, files, synthetic=bool(files) and len(synthetic) == len(files))
 
 
-def _note_change(entry: dict[str, Any], old: dict[str, Any] | None, pin: ReferenceFile | None):
-    """Record ``changed_from`` when the file differs from the previous one (or from its pin)."""
+def _note_change(
+    entry: dict[str, Any], old: dict[str, Any] | None, pin: ReferenceFile | None
+) -> dict[str, Any]:
+    """Add ``changed_from`` when the file differs from the previous one (or from its pin)."""
     before = old["sha256"] if old else None
     if before is None and entry.get("pin") == "accepted" and pin is not None:
         before = pin.sha256
     if before is None or before == entry["sha256"]:
-        return
+        return entry
     entry["changed_from"] = before
     synthetic = bool(old and old.get("synthetic"))
     (logger.info if synthetic else logger.warning)(
@@ -388,6 +371,7 @@ def _note_change(entry: dict[str, Any], old: dict[str, Any] | None, pin: Referen
         before,
         entry["sha256"],
     )
+    return entry
 
 
 @contextlib.contextmanager
@@ -448,6 +432,41 @@ def _absent_result(source_id: str) -> dict[str, Any]:
         "size_bytes": None,
         "detail": "not in the reference snapshot (data/reference/reference.json)",
     }
+
+
+def _get_one(
+    source: Source,
+    dest: Path,
+    old: dict[str, Any] | None,
+    pin: ReferenceFile | None,
+    explicit: bool,
+    reference_dir: Path | None,
+    options: dict[str, Any],
+) -> tuple[str, Any]:
+    """Fetch one source, or take it from the snapshot when its origin lacks it.
+
+    Returns ``("fetched", entry)``, ``("reference", entry or None)`` (None: the manifest
+    already lists the file) or ``("skipped", reason)``; raises :class:`InputFileError` when the
+    file fails verification or a required (or requested) source is absent.
+    """
+    try:
+        entry = _fetch_one(source, dest, old=old, pin=pin, **options)
+    except _SourceAbsentError as exc:
+        where, reason, normal = exc.args
+    else:
+        logger.info("fetched %s -> %s (%d bytes)", source.id, entry["path"], entry["size_bytes"])
+        return "fetched", _note_change(entry, old, pin)
+    if pin is not None and normal and not options["accept_new_vintage"]:
+        result, entry = _materialise_one(pin, dest, reference_dir, old)
+        logger.info("%s: %s; reference snapshot copy %s", source.id, reason, result["status"])
+        if result["status"] == "kept":
+            return "skipped", result["detail"]
+        return "reference", entry
+    if source.required or explicit:
+        raise InputFileError(where, f"the file of source {source.id!r}", found=reason)
+    level = logging.INFO if normal else logging.WARNING
+    logger.log(level, "skipped optional source %s: %s", source.id, reason)
+    return "skipped", reason
 
 
 def _materialise_one(
@@ -710,7 +729,7 @@ def _shutdown(sock: socket.socket) -> None:
 
 
 def _download(url: str, tmp: Path, *, timeout_s: float, deadline_s: float, shown: str) -> bool:
-    """Stream ``url`` into ``tmp`` within ``deadline_s``; return whether its length was known.
+    """Stream ``url`` into ``tmp`` within ``deadline_s``; return whether its end was certain.
 
     A body shorter than ``Content-Length``, a broken chunked body, a connection error or the
     deadline are errors (:class:`InputFileError`); HTTP errors and unreachable hosts are
@@ -733,6 +752,7 @@ def _download(url: str, tmp: Path, *, timeout_s: float, deadline_s: float, shown
         with response:
             length_header = response.headers.get("Content-Length")
             expected = int(length_header) if length_header and length_header.isdigit() else None
+            chunked = bool(response.chunked)
             received = 0
             try:
                 with tmp.open("wb") as out:
@@ -763,7 +783,7 @@ def _download(url: str, tmp: Path, *, timeout_s: float, deadline_s: float, shown
             f"{expected} bytes (Content-Length)",
             found=f"{received} bytes received (truncated download)",
         )
-    return expected is not None
+    return expected is not None or chunked  # a chunked body ends with its own end marker
 
 
 def _deadline_error(

@@ -84,6 +84,15 @@ class FaultyHandler(BaseHTTPRequestHandler):
         self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
         self.close_connection = True
 
+    def _chunked(self, body: bytes) -> None:  # a complete chunked body, in two chunks
+        self.protocol_version = "HTTP/1.1"
+        self._head(None, chunked=True)
+        half = len(body) // 2
+        for part in (body[:half], body[half:]):
+            self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+        self.wfile.write(b"0\r\n\r\n")
+        self.close_connection = True
+
     def _changed(self, body: bytes) -> None:
         self._good(body.replace(b"2022-12-31", b"2023-12-31"))
 
@@ -188,6 +197,19 @@ def test_bad_body_is_refused_and_the_good_file_kept(
     with faulty_server(files, mode) as base, pytest.raises(InputFileError, match=expected):
         fetch_sources(good_raw, base_url=base, source_ids=[CSV_ID], accept_new_vintage=accept)
     assert_untouched(good_raw, manifest)
+
+
+def test_complete_chunked_body_is_accepted(good_raw: Path) -> None:
+    """Chunked encoding marks the end of the body: a CSV without final line break passes."""
+    data = original(CSV_ID).rstrip(b"\n")
+    with faulty_server({CSV.path: data}, "chunked") as base:
+        manifest = fetch_sources(
+            good_raw, base_url=base, source_ids=[CSV_ID], accept_new_vintage=True
+        )
+    entry = {e["source_id"]: e for e in manifest["files"]}[CSV_ID]
+    assert (entry["size_bytes"], entry["pin"]) == (len(data), "accepted")
+    assert (good_raw / CSV.path).read_bytes() == data
+    assert parts(good_raw) == []
 
 
 def test_csv_cut_inside_its_last_value_never_reaches_clean(good_raw: Path) -> None:
