@@ -252,7 +252,38 @@ def test_to_html_table_escapes_and_marks():
     # numeric column right-aligned, text column not
     assert '<td class="num"><abbr' in html
     assert '<td class="num">27 250</td>' in html
-    assert "<td>Lacq &amp; Orthez</td>" in html
+    assert '<th scope="row">Lacq &amp; Orthez</th>' in html  # the first column heads its row
+
+
+def test_to_html_table_numbers_annotates_and_links():
+    df = pl.DataFrame({"Région": ["Corse", "Bretagne"], "Aide": ["s", f"12,3{NBSP}M€"]})
+    html = to_html_table(
+        df,
+        caption="Aide",
+        source="s",
+        champ="projets lauréats",
+        number=3,
+        cells={"Aide": [("region_code=94", "aid_eur"), ("region_code=53", "aid_eur")]},
+        links={"Région": ["regions/94.html", None]},
+    )
+    assert "<caption>Tableau 3 – Aide</caption>" in html
+    assert f"Champ{NBSP}: projets lauréats" in html
+    assert '<span data-cell="region_code=94" data-measure="aid_eur"><abbr' in html
+    assert '<a href="regions/94.html">Corse</a>' in html
+
+
+def test_parse_printed_inverts_the_formatters():
+    from analyse.formatting import format_eur, parse_printed, printed_value
+
+    for value in (12.34e6, 573e6, 5.4e9, 430e3, 1250.0, 0.0):
+        low, high = parse_printed(format_eur(value))
+        assert low <= value <= high
+    assert parse_printed(f"1{NNBSP}416") == (1415.5, 1416.5)
+    assert parse_printed("9,4") == pytest.approx((9.35, 9.45))
+    assert parse_printed(f"{MINUS}0,05") == pytest.approx((-0.055, -0.045))
+    assert printed_value(f"12,3{NBSP}M€") == pytest.approx(12.3e6)
+    assert parse_printed("s") is None and parse_printed("n.d.") is None
+    assert parse_printed("Corse") is None
 
 
 def test_to_html_table_formats_raw_frames_and_limits_size():

@@ -269,6 +269,38 @@ def format_period(period: Any) -> str:
     return f"{ordinal}{NBSP}trimestre {year}"
 
 
+# --------------------------------------------------------------------------- reading back
+
+_PRINTED = re.compile(
+    r"^(?P<sign>[\u2212\-]?)(?P<int>\d{1,3}(?:[\u202f\u00a0 ]\d{3})*|\d+)(?:,(?P<frac>\d+))?"
+    r"(?:[\u00a0 ](?P<unit>€|k€|M€|Md€|%))?$"
+)
+
+
+def parse_printed(text: str) -> tuple[float, float] | None:
+    """The interval of values a printed figure stands for: ``"12,3 M€"`` -> ``(12.25e6,
+    12.35e6)``, ``"1 416"`` -> ``(1415.5, 1416.5)``, ``"9,4"`` -> ``(9.35, 9.45)``; ``None``
+    for ``s``, ``n.d.`` and text that is not a printed number (inverse of the formatters)."""
+    match = _PRINTED.match(text.strip()) if isinstance(text, str) else None
+    if match is None:
+        return None
+    frac = match.group("frac") or ""
+    value = Decimal(match.group("int").replace(NNBSP, "").replace(NBSP, "").replace(" ", ""))
+    if frac:
+        value += Decimal(f"0.{frac}")
+    scale = Decimal(repr(_EUR_UNITS.get(match.group("unit") or "", 1.0)))
+    half = Decimal(5).scaleb(-len(frac) - 1) * scale
+    centre = value * scale * (-1 if match.group("sign") else 1)
+    return float(centre - half), float(centre + half)
+
+
+def printed_value(text: str) -> float | None:
+    """The number a reader sees in a printed figure (``"9,4"`` -> ``9.4``; ``None`` if not a
+    number): charts draw these, so they never carry more precision than the tables."""
+    bounds = parse_printed(text)
+    return None if bounds is None else round((bounds[0] + bounds[1]) / 2, 12)
+
+
 # --------------------------------------------------------------------------- tables
 
 
@@ -336,6 +368,7 @@ figure.analyse-table thead th { border-bottom: 2px solid #000091; text-align: le
 figure.analyse-table .num { text-align: right; font-variant-numeric: tabular-nums;
   white-space: nowrap; }
 figure.analyse-table figcaption { font-size: 0.8rem; color: #3a3a3a; margin-top: 0.4em; }
+figure.analyse-table .analyse-sub { font-size: 0.78rem; color: #3a3a3a; }
 """.strip()
 
 
@@ -347,6 +380,41 @@ def _cell_html(text: str) -> str:
     return html.escape(text)
 
 
+CellRef = tuple[str, str] | None
+
+
+def _td(
+    text: str, j: int, numeric: list[bool], cell: CellRef, link: str | None, sub: str | None
+) -> str:
+    attrs = ' class="num"' if numeric[j] else ""
+    body = _cell_html(text)
+    if cell is not None:
+        body = (
+            f'<span data-cell="{html.escape(cell[0])}" data-measure="{html.escape(cell[1])}">'
+            f"{body}</span>"
+        )
+    if link:
+        body = f'<a href="{html.escape(link)}">{body}</a>'
+    if sub:
+        body += f'<br><span class="analyse-sub">{_cell_html(sub)}</span>'
+    tag = "th" if j == 0 else "td"
+    scope = ' scope="row"' if j == 0 else ""
+    return f"<{tag}{scope}{attrs}>{body}</{tag}>"
+
+
+def _numeric_flags(df: pl.DataFrame, rows: list[list[str]], numeric_columns) -> list[bool]:
+    if numeric_columns is None:
+        numeric = []
+        for j, _ in enumerate(df.columns):
+            cells = [r[j] for r in rows if r[j] not in (MASKED, NOT_AVAILABLE, "")]
+            numeric.append(bool(cells) and all(_NUMERIC_CELL.match(c) for c in cells))
+        return numeric
+    missing = [c for c in numeric_columns if c not in df.columns]
+    if missing:
+        raise ParameterError(f"numeric_columns not in the table: {missing}")
+    return [c in numeric_columns for c in df.columns]
+
+
 def to_html_table(
     df: pl.DataFrame,
     caption: str,
@@ -354,60 +422,73 @@ def to_html_table(
     *,
     reading: str | None = None,
     note: str | None = None,
+    champ: str | None = None,
+    number: int | None = None,
     numeric_columns: Sequence[str] | None = None,
+    cells: Mapping[str, Sequence[CellRef]] | None = None,
+    links: Mapping[str, Sequence[str | None]] | None = None,
+    subtexts: Mapping[str, Sequence[str | None]] | None = None,
+    css_class: str = "",
     max_rows: int = 500,
 ) -> str:
     """Render a (formatted) table as a self-contained, escaped HTML ``<figure>``.
 
-    ``caption`` is the table title, ``source`` the source line (prefixed ``Source : `` if
-    not already), ``reading`` an optional ``Lecture : ...`` line and ``note`` an optional
-    extra line (field, method). Non-string columns are formatted with :func:`format_table`
-    defaults; pass the output of :func:`format_table` for control. Numeric-looking columns
-    (or ``numeric_columns``) are right-aligned. When a cell is masked (``s``) or missing
-    (``n.d.``) the legend of the mark is added under the table. Every text is HTML-escaped.
+    ``caption`` is the table title (``Tableau n – `` in front when ``number`` is given),
+    ``source`` the source line (prefixed ``Source : `` if not already), ``champ`` an optional
+    ``Champ : ...`` line (scope of the figures), ``reading`` an optional ``Lecture : ...`` line and
+    ``note`` an optional extra line (method). Non-string columns are formatted with
+    :func:`format_table` defaults; pass the output of :func:`format_table` for control.
+    Numeric-looking columns (or ``numeric_columns``) are right-aligned; the first column heads
+    its row. ``cells`` maps a column to one ``(cell_key, measure)`` (or None) per row: those
+    cells carry ``data-cell`` / ``data-measure`` attributes (the published-figures key, read by
+    the secrecy audit and the browser checks); ``links`` maps a column to one href per row.
+    When a cell is masked (``s``) or missing (``n.d.``) the legend of the mark is added under the
+    table. Every text is HTML-escaped.
     """
     if df.height > max_rows:
         raise ParameterError(f"table has {df.height} rows, more than max_rows={max_rows}")
     if any(dtype != pl.String for dtype in df.schema.values()):
         df = format_table(df)
     rows = [[v if v is not None else NOT_AVAILABLE for v in row] for row in df.iter_rows()]
-    if numeric_columns is None:
-        numeric = []
-        for j, _ in enumerate(df.columns):
-            cells = [r[j] for r in rows if r[j] not in (MASKED, NOT_AVAILABLE, "")]
-            numeric.append(bool(cells) and all(_NUMERIC_CELL.match(c) for c in cells))
-    else:
-        missing = [c for c in numeric_columns if c not in df.columns]
-        if missing:
-            raise ParameterError(f"numeric_columns not in the table: {missing}")
-        numeric = [c in numeric_columns for c in df.columns]
-
-    def cls(j: int) -> str:
-        return ' class="num"' if numeric[j] else ""
-
+    numeric = _numeric_flags(df, rows, numeric_columns)
+    refs = [list((cells or {}).get(c) or [None] * len(rows)) for c in df.columns]
+    hrefs = [list((links or {}).get(c) or [None] * len(rows)) for c in df.columns]
+    subs = [list((subtexts or {}).get(c) or [None] * len(rows)) for c in df.columns]
+    num = ' class="num"'
     head = "".join(
-        f'<th scope="col"{cls(j)}>{html.escape(c)}</th>' for j, c in enumerate(df.columns)
+        f'<th scope="col"{num if numeric[j] else ""}>{html.escape(c)}</th>'
+        for j, c in enumerate(df.columns)
     )
     body = "\n".join(
-        "<tr>" + "".join(f"<td{cls(j)}>{_cell_html(v)}</td>" for j, v in enumerate(row)) + "</tr>"
-        for row in rows
+        "<tr>"
+        + "".join(
+            _td(v, j, numeric, refs[j][i], hrefs[j][i], subs[j][i]) for j, v in enumerate(row)
+        )
+        + "</tr>"
+        for i, row in enumerate(rows)
     )
-    flat = {v for row in rows for v in row}
+    flat = {v for row in rows for v in row} | {v for col in subs for v in col if v}
     legend = []
     if MASKED in flat:
         legend.append("s : secret statistique")
     if NOT_AVAILABLE in flat:
         legend.append("n.d. : non disponible")
     lines = [
+        _prefixed(champ, "Champ"),
         _prefixed(reading, "Lecture"),
         note,
         _prefixed(source, "Source"),
         " ; ".join(legend) if legend else None,
     ]
     figcaption = "<br>".join(html.escape(line) for line in lines if line)
+    title = f"Tableau {number} – {caption}" if number is not None else caption
+    classes = " ".join(
+        c for c in ("analyse-table", "analyse-table-wide" if len(df.columns) > 6 else "",
+                    css_class) if c
+    )  # fmt: skip
     return (
-        '<figure class="analyse-table">\n<table>\n'
-        f"<caption>{html.escape(caption)}</caption>\n"
+        f'<figure class="{html.escape(classes)}">\n<table>\n'
+        f"<caption>{html.escape(title)}</caption>\n"
         f"<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>\n"
         f"<figcaption>{figcaption}</figcaption>\n</figure>"
     )

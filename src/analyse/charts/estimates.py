@@ -44,6 +44,8 @@ def chart_leverage_bars(
     reference_label: str = "Ensemble",
     note: str | None = None,
     width: int = 460,
+    cell: str | None = None,
+    measure: str | None = None,
 ) -> alt.LayerChart:
     """Horizontal bars (or points) with confidence intervals, one row per category, sorted.
 
@@ -51,8 +53,11 @@ def chart_leverage_bars(
     optional ``low`` / ``high`` interval bounds and an optional boolean ``masked`` column
     (statistical secrecy). Masked rows draw no bar and read ``s`` at the baseline; rows with a
     null estimate read ``n.d.``. Value labels are French strings from ``value_formatter``.
+    ``cell`` names a column of published-cell keys carried into the chart data, and ``measure``
+    the published measure the estimate is (copied under that name): the secrecy audit and the
+    browser checks match chart values to the tables with them.
     """
-    _check_frame(df, [category, estimate, low, high], "chart_leverage_bars")
+    _check_frame(df, [category, estimate, low, high, cell], "chart_leverage_bars")
     flags = _mask_flags(df, masked)
     est = df.get_column(estimate).cast(pl.Float64)
     has_ci = low is not None and high is not None
@@ -63,16 +68,21 @@ def chart_leverage_bars(
             "low": df.get_column(low).cast(pl.Float64) if has_ci else None,
             "high": df.get_column(high).cast(pl.Float64) if has_ci else None,
             "is_masked": flags,
+            "cell": df.get_column(cell).cast(pl.String) if cell else None,
         },
         strict=False,
     ).with_columns(
         shown=~pl.col("is_masked") & pl.col("estimate").is_not_null(),
     )
+    if cell is None:
+        data = data.drop("cell")
     data = data.with_columns(
         estimate=pl.when(pl.col("shown")).then(pl.col("estimate")),
         low=pl.when(pl.col("shown")).then(pl.col("low")),
         high=pl.when(pl.col("shown")).then(pl.col("high")),
     )
+    if measure is not None:
+        data = data.with_columns(pl.col("estimate").alias(measure))
     data = data.with_columns(
         label=pl.Series(
             [

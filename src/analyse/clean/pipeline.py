@@ -507,15 +507,18 @@ def _materialise_missing(raw_dir: Path) -> list[str]:
 
 
 def _copy_published(raw_dir: Path, snapshot_dir: Path) -> None:
-    """Copy the published figures (facts for reconciliation and timelines) into the snapshot,
-    so that a snapshot holds everything the reports read."""
+    """Copy the published figures (facts for reconciliation and timelines) and the région
+    outlines into the snapshot, so that a snapshot holds everything the reports read."""
     from analyse.figures.national import PUBLISHED_FILES
+    from analyse.review.maps import OUTLINES_FILE
 
     defaults = {
         "published_announcements": "published/fund_announcements.csv",
         "published_milestones": "published/programme_milestones.csv",
     }
-    for source_id, name in PUBLISHED_FILES.items():
+    files = {**PUBLISHED_FILES, "outlines": OUTLINES_FILE}
+    defaults["outlines"] = "outlines/france_regions.geojson"
+    for source_id, name in files.items():
         source = raw_dir / SOURCE_PATHS.get(source_id, defaults[source_id])
         if source.is_file():
             write_bytes_atomic(snapshot_dir / name, source.read_bytes())

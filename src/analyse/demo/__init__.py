@@ -870,6 +870,7 @@ def write_demo_on_reference(raw_dir: Path, *, seed: int = 2018) -> dict[str, Any
         pl.Series([], dtype=pl.String),
         placement=where,
         aid_targets=placement.AID_TARGETS_EUR,
+        date_plan=placement.date_plan(raw_dir),
     )
     ti1 = world.communes.filter(pl.col("in_ti1"))["commune_insee"]
     truth = _write_fund_files(raw_dir, projects, truth, ti1, seed)

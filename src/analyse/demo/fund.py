@@ -134,6 +134,7 @@ def simulate_projects(
     *,
     placement: tuple[np.ndarray, np.ndarray] | None = None,
     aid_targets: dict[str, float] | None = None,
+    date_plan: list[tuple[date, date, int]] | None = None,
 ) -> tuple[pl.DataFrame, dict[str, Any]]:
     """``n`` canonical projects (EUR) and the true parameters used to draw them.
 
@@ -141,7 +142,9 @@ def simulate_projects(
     ``communes`` of each firm, chosen by the caller (real-geography demo); by default firms are
     drawn here with :data:`SHARE_IN_PHASE1` of them in ``phase1_communes``. ``aid_targets`` maps
     région codes to a published total of aid that the projects of that région must match
-    exactly (the other régions share the rest of the national headline).
+    exactly (the other régions share the rest of the national headline). ``date_plan`` lists
+    ``(first day, last day, number of projects)`` segments of decision dates (e.g. the published
+    cumulative counts); by default dates spread over October 2020 - December 2022.
     """
     # ---- firms (a few have several projects)
     if placement is not None:
@@ -213,6 +216,9 @@ def simulate_projects(
     spans = np.array([92, 365, 365])
     period = rng.choice(3, size=n, p=[0.2, 0.6, 0.2])
     decision_days = starts[period] + np.floor(rng.random(n) * spans[period]).astype(np.int64)
+    if date_plan is not None:
+        decision_days = _dates_from_plan(rng, date_plan, n)
+        period = np.where(decision_days >= (date(2022, 1, 1) - epoch).days, 2, 1)
 
     # ---- realised amounts, reported for part of the older projects
     reported = (period != 2) & (rng.random(n) < 0.6)
@@ -295,6 +301,22 @@ def simulate_projects(
         },
     }
     return df, truth
+
+
+def _dates_from_plan(
+    rng: np.random.Generator, plan: list[tuple[date, date, int]], n: int
+) -> np.ndarray:
+    """Decision days (since 1970) with ``k`` uniform dates in each ``(first, last, k)`` segment,
+    scaled to ``n`` projects and shuffled."""
+    epoch = date(1970, 1, 1)
+    total = sum(k for _, _, k in plan)
+    counts = np.floor(np.array([k for _, _, k in plan]) * n / total).astype(int)
+    counts[-1] += n - counts.sum()
+    days = [
+        (first - epoch).days + rng.integers(0, max(1, (last - first).days + 1), size=k)
+        for (first, last, _), k in zip(plan, counts, strict=True)
+    ]
+    return rng.permutation(np.concatenate(days)).astype(np.int64)
 
 
 def _calibrate_regions(

@@ -13,13 +13,17 @@ what is public:
   légale; uniform when absent), tilted towards communes of phase-1 Territoires d'industrie so
   that :data:`SHARE_IN_TI` of projects lie in one (Cour des comptes, 2024: "plus des deux tiers"
   of the fund's projects lie in Territoires d'industrie, which hold 48 % of industrial firms);
-- a few firms carry several projects (about 7 %), always in the same commune.
+- a few firms carry several projects (about 7 %), always in the same commune;
+- decision dates follow the published cumulative counts of laureates (253 at the start of
+  December 2020, 448 on 23 February 2021, 531 on 23 March 2021, 1,416 on 11 October 2021: read
+  from the published figures, :func:`date_plan`), from the fund's opening (4 September 2020).
 
 No real firm is named: names and SIREN are invented (Luhn-valid) by :mod:`analyse.demo.fund`.
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,6 +107,34 @@ def load_real_world(raw_dir: Path, tables: dict[str, pl.DataFrame]) -> RealWorld
         .sort("departement_code")
     )
     return RealWorld(communes=out, firms_by_departement=counts)
+
+
+#: Opening of the fund (first possible decision), France Relance communiqué of 4 September 2020.
+FUND_OPENING = dt.date(2020, 9, 4)
+
+
+def date_plan(raw_dir: Path) -> list[tuple[dt.date, dt.date, int]] | None:
+    """Segments ``(first day, last day, new projects)`` between the published national counts
+    of laureates (``published/fund_announcements.csv``); None when that file is absent."""
+    path = Path(raw_dir) / SOURCE_PATHS.get(
+        "published_announcements", "published/fund_announcements.csv"
+    )
+    if not path.is_file():
+        return None
+    rows = (
+        pl.read_csv(path, schema_overrides={"projects": pl.Float64, "region": pl.String})
+        .filter((pl.col("scope") == "national") & pl.col("projects").is_not_null())
+        .with_columns(pl.col("date").str.to_date())
+        .group_by("date")
+        .agg(pl.col("projects").max())
+        .sort("date")
+    )
+    plan, start, done = [], FUND_OPENING, 0
+    for day, count in rows.iter_rows():
+        if count > done:
+            plan.append((start, day - dt.timedelta(days=1), int(count) - done))
+            start, done = day, int(count)
+    return plan or None
 
 
 def _largest_remainder(weights: np.ndarray, total: int) -> np.ndarray:

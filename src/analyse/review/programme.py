@@ -7,6 +7,7 @@ from pathlib import Path
 import polars as pl
 
 from analyse import formatting as fmt
+from analyse.review.page import Page, show_figure
 
 
 def compare_perimeters(territory_members: pl.DataFrame) -> pl.DataFrame:
@@ -62,8 +63,10 @@ STATUS_LABELS = {
 }
 
 
-def render_perimeter_changes(changes: pl.DataFrame, territories: pl.DataFrame) -> str:
+def render_perimeter_changes(page: Page) -> str:
     """HTML: territories per phase and EPCI that stayed, entered or left."""
+    changes = summarise_perimeter_changes(compare_perimeters(page.core("territory_members")))
+    territories = page.core("territories")
     n_ti = {p: territories.filter(pl.col("ti_phase") == p).height for p in (1, 2)}
     table = pl.DataFrame(
         {
@@ -78,24 +81,27 @@ def render_perimeter_changes(changes: pl.DataFrame, territories: pl.DataFrame) -
         f"{fmt.format_int(entered)} EPCI sont entrés dans le programme en phase 2, "
         f"{fmt.format_int(left)} l'ont quitté et {fmt.format_int(stayed)} y sont restés."
     )
-    return fmt.to_html_table(
+    return page.table(
         table,
-        caption="Évolution des périmètres entre la phase 1 (2018-2022) et la phase 2 (2023-2027)",
+        "Évolution des périmètres entre la phase 1 (2018-2022) et la phase 2 (2023-2027)",
         source="Source : ANCT, périmètres des Territoires d'industrie ; INSEE, COG 2023.",
+        champ="intercommunalités membres d'un Territoire d'industrie dans l'une des deux phases",
         reading=reading,
         note=(
-            "Seuls les groupements rattachés à un EPCI du COG 2023 sont comparés ; les "
-            "établissements publics territoriaux du Grand Paris et les communes isolées sont "
-            "décomptés dans le tableau de qualité des données."
+            "Seuls les groupements rattachés à une intercommunalité du COG 2023 sont comparés ; "
+            "les groupements non rattachés sont décomptés dans le tableau de qualité des données."
         ),
     )
 
 
-def read_milestones(published_dir: Path | str | None) -> pl.DataFrame | None:
-    """Programme milestones as announced (``programme_milestones.csv``), or None if unavailable."""
-    if published_dir is None:
+MILESTONES_FILE = "published_programme_milestones.csv"
+
+
+def read_milestones(snapshot_dir: Path | str | None) -> pl.DataFrame | None:
+    """Programme milestones as announced (copied into each snapshot), or None if unavailable."""
+    if snapshot_dir is None:
         return None
-    path = Path(published_dir) / "programme_milestones.csv"
+    path = Path(snapshot_dir) / MILESTONES_FILE
     if not path.is_file():
         return None
     return pl.read_csv(
@@ -135,13 +141,13 @@ def describe_timeline(milestones: pl.DataFrame) -> str:
     )
 
 
-def render_members(data: object, ti_id: str, ti_phase: int) -> str:
+def render_members(page: Page, ti_id: str, ti_phase: int) -> str:
     """HTML list of a territory's member EPCI with their nature and number of communes."""
     members = (
-        data["territory_members"]  # type: ignore[index]
+        page.core("territory_members")
         .filter((pl.col("ti_id") == ti_id) & (pl.col("ti_phase") == ti_phase))
         .join(
-            data["epci"].select("epci_siren", "epci_name", "epci_nature", "n_communes"),  # type: ignore[index]
+            page.core("epci").select("epci_siren", "epci_name", "epci_nature", "n_communes"),
             on="epci_siren",
             how="left",
         )
@@ -149,22 +155,33 @@ def render_members(data: object, ti_id: str, ti_phase: int) -> str:
     )
     table = pl.DataFrame(
         {
-            "EPCI": [
+            "Intercommunalité": [
                 n or g for n, g in zip(members["epci_name"], members["grouping_name"], strict=True)
             ],
             "SIREN": members["epci_siren"],
-            "Nature": members["epci_nature"].fill_null(""),
+            "Nature": [NATURE_FR.get(n or "", n or "") for n in members["epci_nature"]],
             "Communes": [fmt.format_int(n) for n in members["n_communes"]],
         }
     )
-    return fmt.to_html_table(
+    return page.table(
         table,
-        caption=f"Intercommunalités membres ({fmt.format_int(members.height)})",
+        f"Intercommunalités membres ({fmt.format_int(members.height)})",
         source="Source : ANCT, périmètres des Territoires d'industrie ; INSEE, COG 2023.",
+        champ=f"groupements membres du territoire (phase {ti_phase}) rattachés au COG 2023",
     )
 
 
-def render_milestones(milestones: pl.DataFrame) -> str:
+NATURE_FR = {
+    "CC": "communauté de communes",
+    "CA": "communauté d'agglomération",
+    "CU": "communauté urbaine",
+    "ME": "métropole",
+    "METLYON": "Métropole de Lyon",
+    "EPT": "établissement public territorial",
+}
+
+
+def render_milestones(page: Page, milestones: pl.DataFrame) -> str:
     """HTML table of the programme's milestones: territories and envelopes announced, with sources."""
     rows = milestones.sort("date")
     table = pl.DataFrame(
@@ -178,13 +195,33 @@ def render_milestones(milestones: pl.DataFrame) -> str:
             "Source": rows["source"],
         }
     )
-    return fmt.to_html_table(
+    return page.table(
         table,
-        caption="Jalons du programme : territoires et enveloppes annoncées",
-        source="Sources : colonne « Source » (communiqués, ANCT).",
+        "Jalons du programme : territoires et enveloppes annoncées",
+        source="colonne « Source » (communiqués, ANCT)",
+        champ="étapes publiques du programme, 2018-2023",
         note=(
-            "Enveloppes annoncées = engagements, pas dépenses (le rapprochement ci-dessous met en "
-            "regard les montants déployés relevés par la Cour des comptes). Libellés des étapes "
-            "tels que saisis dans le fichier des jalons publiés."
+            "Enveloppes annoncées = engagements, pas dépenses (le rapprochement avec les chiffres "
+            "publiés met en regard les montants déployés relevés par la Cour des comptes)."
         ),
     )
+
+
+def show_timeline(page: Page) -> None:
+    """The timeline chart and the milestones table (when the milestones were published)."""
+    from IPython.display import HTML, display
+
+    from analyse import charts
+
+    milestones = read_milestones(page.processed_dir)
+    if milestones is None:
+        display(HTML("<p class='analyse-note'>Chronologie non disponible.</p>"))
+        return
+    title = "Territoires labellisés au fil du programme"
+    reading = describe_timeline(milestones)
+    source = "Source : communiqués du programme (2018-2021), ANCT (périmètres publiés)."
+    chart = charts.chart_timeline(
+        prepare_timeline(milestones), title=title, reading=reading, source=source
+    )
+    show_figure(page, chart, title, reading=reading, source=source)
+    display(HTML(render_milestones(page, milestones)))
