@@ -7,7 +7,6 @@ import datetime as dt
 import html
 import json
 import re
-from pathlib import Path
 from typing import Any
 
 import altair as alt
@@ -29,17 +28,6 @@ def svg_texts(svg: str) -> list[str]:
 
 def n_marks(svg: str) -> int:
     return len(re.findall(r"<path\b", svg)) + len(re.findall(r"<line\b", svg))
-
-
-def polygon_extents(svg: str) -> list[tuple[float, float, float]]:
-    """(width, height, enclosing group width) in px of each polygon path drawn with M/L."""
-    total_width = float(re.search(r'<svg[^>]*width="([\d.]+)"', svg).group(1))
-    out = []
-    for d in re.findall(r'<path[^>]*\bd="(M[^"]*L[^"]*)"', svg):
-        points = [(float(x), float(y)) for x, y in re.findall(r"[ML](-?[\d.]+),(-?[\d.]+)", d)]
-        xs, ys = [p[0] for p in points], [p[1] for p in points]
-        out.append((max(xs) - min(xs), max(ys) - min(ys), total_width))
-    return out
 
 
 def _inline_values(node: Any):
@@ -66,15 +54,6 @@ def inline_rows(spec: dict[str, Any]) -> int:
         else:
             total += len(values) if isinstance(values, list) else 1
     return total
-
-
-def features_of(spec: dict[str, Any]) -> list[dict[str, Any]]:
-    """Territory features inlined in a spec (as many times as they are inlined)."""
-    found = []
-    for values in _inline_values(spec):
-        rows = values.get("features", []) if isinstance(values, dict) else values
-        found += [r for r in rows if isinstance(r, dict) and "ti_id" in r.get("properties", {})]
-    return found
 
 
 def check(chart: alt.TopLevelMixin) -> tuple[dict[str, Any], str, list[str]]:
@@ -256,52 +235,119 @@ def test_timeline():
     assert "2020" in texts
 
 
-def test_unemployment_trend():
+def trend_frame(groups: list[str]) -> pl.DataFrame:
     periods = [f"{y}-T{q}" for y in range(2015, 2024) for q in range(1, 5)]
-    groups = ["ZE de Lacq", "Nouvelle-Aquitaine", "France"]
-    df = pl.DataFrame(
+    return pl.DataFrame(
         {
-            "period": periods * 3,
-            "unemployment_rate_pct": [8 + 0.05 * i + g for g in (0, 1, -0.5) for i in range(36)],
+            "period": periods * len(groups),
+            "unemployment_rate_pct": [
+                8 + 0.05 * i + g for g in range(len(groups)) for i in range(36)
+            ],
             "scale": [g for g in groups for _ in periods],
         }
     )
+
+
+def test_unemployment_trend():
+    groups = ["ZE de Lacq", "Nouvelle-Aquitaine", "France"]
     chart = charts.chart_unemployment_trend(
-        df,
+        trend_frame(groups),
         group_col="scale",
-        group_order=["ZE de Lacq", "Nouvelle-Aquitaine", "France"],
+        group_order=groups,
+        roles={"ZE de Lacq": "territoire", "Nouvelle-Aquitaine": "region"},
         title="Taux de chômage",
         reading="fin 2018, le taux de chômage de la zone est de 9,0 %.",
         source="INSEE",
+        champ="zones d'emploi ; région : moyenne non pondérée de ses zones.",
     )
     spec, _, texts = check(chart)
     assert set(groups) <= set(texts)  # direct end labels (and legend)
     assert "Labellisation (4e\u00a0trimestre 2018)" in texts
     assert any(re.fullmatch(r"\d+,\d", t) for t in texts)  # French decimals on the y axis
+    champ = next(i for i, t in enumerate(texts) if t.startswith(f"Champ{NBSP}:"))
+    assert texts[champ + 1].startswith(f"Lecture{NBSP}:")  # Champ, Lecture, Source
     with pytest.raises(ParameterError, match="group_order"):
         charts.chart_unemployment_trend(
-            df, group_col="scale", group_order=["France"], title="t", reading="r", source="s"
+            trend_frame(groups),
+            group_col="scale",
+            group_order=["France"],
+            title="t",
+            reading="r",
+            source="s",
+        )
+    with pytest.raises(ParameterError, match="roles"):
+        charts.chart_unemployment_trend(
+            trend_frame(groups),
+            group_col="scale",
+            roles={"France": "pays"},
+            title="t",
+            reading="r",
+            source="s",
         )
 
 
-def square(x: float, y: float, d: float = 1.0, ccw: bool = True) -> str:
-    ring = [[x, y], [x + d, y], [x + d, y + d], [x, y + d], [x, y]]
-    return json.dumps({"type": "Polygon", "coordinates": [ring if ccw else ring[::-1]]})
+def test_scope_role_of_cell_keys():
+    assert charts.scope_role("*") == "france"
+    assert charts.scope_role("region_code=84") == "region"
+    assert charts.scope_role("region_code=84;ti_p2=ti-8401") == "territoire"
+    assert charts.scope_role("region_code=84;ti_p2=hors") is None
+    assert charts.scope_role("sector=chimie") is None
 
 
-@pytest.fixture
-def shapes() -> pl.DataFrame:
-    return pl.DataFrame(
-        {
-            "ti_id": ["ti-8401", "ti-8402", "ti-0101"],
-            "ti_phase": pl.Series([2, 2, 2], dtype=pl.Int8),
-            "ti_name": ["Alpha", "Bêta", "Basse-Terre"],
-            "region_code": ["84", "84", "01"],
-            "geometry_geojson": [square(4, 45), square(5, 45.2, ccw=False), square(-61.7, 16, 0.3)],
-            "leverage": [3.0, None, 5.0],
-            "is_synthetic": [True, True, True],
-        }
+def line_styles(chart: alt.TopLevelMixin) -> dict[str, tuple[str, tuple[int, ...], float]]:
+    """Group -> (colour, dash, width) of the lines of a trend chart, from its spec."""
+    spec = charts.chart_to_dict(chart)
+    enc = next(layer["encoding"] for layer in spec["layer"] if layer["mark"]["type"] == "line")
+    domain = enc["color"]["scale"]["domain"]
+    assert enc["strokeDash"]["scale"]["domain"] == domain == enc["strokeWidth"]["scale"]["domain"]
+    return {
+        g: (c, tuple(d), w)
+        for g, c, d, w in zip(
+            domain,
+            enc["color"]["scale"]["range"],
+            enc["strokeDash"]["scale"]["range"],
+            enc["strokeWidth"]["scale"]["range"],
+            strict=True,
+        )
+    }
+
+
+def test_line_style_is_one_per_meaning_across_charts():
+    """A territory sheet (territory, région, France) and a région page (région, France, in
+    another order): each meaning keeps its style, whatever the other lines are."""
+    sheet = charts.chart_unemployment_trend(
+        trend_frame(["Territoire", "Région", "France"]),
+        group_col="scale",
+        title="t",
+        reading="r",
+        source="s",
     )
+    page = charts.chart_unemployment_trend(
+        trend_frame(["France", "Région"]),
+        group_col="scale",
+        group_order=["France", "Région"],
+        title="t",
+        reading="r",
+        source="s",
+    )
+    named = charts.chart_unemployment_trend(
+        trend_frame(["Auvergne-Rhône-Alpes", "France"]),
+        group_col="scale",
+        roles={"Auvergne-Rhône-Alpes": "region"},
+        title="t",
+        reading="r",
+        source="s",
+    )
+    a, b, c = line_styles(sheet), line_styles(page), line_styles(named)
+    assert a["Région"] == b["Région"] == c["Auvergne-Rhône-Alpes"]
+    assert a["France"] == b["France"] == c["France"]
+    assert len(set(a.values())) == 3  # three meanings, three styles
+    assert a["Territoire"][0] == charts.RED_MARIANNE
+    # and the rendered paths carry them: same colour and dash pattern on both pages
+    svg_a, svg_b = charts.chart_to_svg(sheet), charts.chart_to_svg(page)
+    color, dash, _ = a["Région"]
+    pattern = f'stroke="{color.lower()}"[^>]*stroke-dasharray="{",".join(map(str, dash))}"'
+    assert re.search(pattern, svg_a.lower()) and re.search(pattern, svg_b.lower())
 
 
 def test_rewind_geometry_orients_rings_for_d3():
@@ -314,95 +360,6 @@ def test_rewind_geometry_orients_rings_for_d3():
     assert sorted(map(tuple, outer)) == sorted(map(tuple, outer_ccw))
     multi = charts.rewind_geometry({"type": "MultiPolygon", "coordinates": [[outer_ccw]]})
     assert ring_area2(multi["coordinates"][0][0]) < 0
-
-
-def test_territory_map_with_overseas_inset(shapes):
-    chart = charts.chart_territory_map(
-        shapes,
-        "leverage",
-        highlight="ti-8401",
-        value_title="Effet de levier",
-        title="Effet de levier par territoire",
-        reading="Alpha a un effet de levier de 3,0.",
-        source="ANCT ; traitement analyse",
-    )
-    assert isinstance(chart, alt.LayerChart)  # one projection, overseas in framed boxes
-    spec, svg, texts = check(chart)
-    assert "Alpha" in texts and "Guadeloupe" in texts
-    assert any("Données synthétiques" in t for t in texts)
-    assert any("contour pointillé" in t for t in texts)  # missing value explained
-    assert "Outre-mer dans les cadres du bas" in " ".join(texts)
-    assert spec["projection"]["type"] == "conicConformal"
-    features = features_of(spec)
-    assert len(features) == 3  # each geometry inlined once (layers share their data)
-    by_id = {f["properties"]["ti_id"]: f for f in features}
-    # Guadeloupe moved into its box; metropolitan coordinates untouched
-    x0, y0, x1, y1 = charts.OVERSEAS_BOXES["01"]
-    ring = by_id["ti-0101"]["geometry"]["coordinates"][0]
-    assert all(x0 < x < x1 and y0 < y < y1 for x, y in ring)
-    assert sorted(map(tuple, by_id["ti-8401"]["geometry"]["coordinates"][0])) == sorted(
-        map(tuple, json.loads(square(4, 45))["coordinates"][0])
-    )
-    # the missing value is not drawn like the lowest one: one territory (Alpha, 3,0) gets the
-    # lowest colour of the ramp, one (Basse-Terre, 5,0) the highest
-    assert svg.count('fill="rgb(202, 202, 251)"') == 1  # MAP_RAMP[0] = #CACAFB
-    assert svg.count('fill="rgb(0, 0, 145)"') == 1  # #000091
-    beta = next(f for f in features if f["properties"]["ti_id"] == "ti-8402")
-    assert beta["properties"]["value_label"] == "n.d." and beta["properties"]["is_missing"]
-    assert ring_area2(beta["geometry"]["coordinates"][0]) < 0
-    # each territory is drawn as a bounded shape: with the GeoJSON (RFC 7946) winding d3 would
-    # collapse it to a point and fill the whole sphere instead
-    shapes_px = polygon_extents(svg)
-    assert len(shapes_px) >= 3
-    assert all(5 < w < 0.95 * width and h > 5 for w, h, width in shapes_px)
-
-
-def test_territory_map_single_projection_and_masks(shapes):
-    metro = shapes.head(2).with_columns(is_masked=pl.Series([True, False]))
-    chart = charts.chart_territory_map(
-        metro, "leverage", masked="is_masked", title="Carte", reading="r", source="s"
-    )
-    spec, _, _ = check(chart)
-    assert spec["projection"]["type"] == "conicConformal"
-    labels = [f["properties"]["value_label"] for f in features_of(spec)]
-    assert labels == ["s", "n.d."]
-    overseas = charts.chart_territory_map(shapes.tail(1), title="Carte", reading="r", source="s")
-    assert charts.chart_to_dict(overseas)["projection"]["type"] == "mercator"
-    bad = shapes.with_columns(geometry_geojson=pl.lit("not json"))
-    with pytest.raises(ParameterError, match="GeoJSON"):
-        charts.chart_territory_map(bad, title="t", reading="r", source="s")
-
-
-def test_territory_map_real_geometries(shared_raw: Path):
-    path = shared_raw / "territoires_industrie/wave2_2023_superposeur-anct/ti_geom.geojson"
-    if not path.is_file():
-        pytest.skip(f"{path} not available")
-    features = json.loads(path.read_text(encoding="utf-8"))["features"]
-
-    def region(f: dict[str, Any]) -> str:
-        return f["properties"]["id_territoire"][3:5]
-
-    by_size = sorted(features, key=lambda f: len(json.dumps(f["geometry"])))
-    overseas = [next(f for f in by_size if region(f) == code) for code in ("01", "04")]
-    chosen = [f for f in by_size if region(f) not in {"01", "02", "03", "04", "06"}][:8] + overseas
-    df = pl.DataFrame(
-        {
-            "ti_id": [f["properties"]["id_territoire"] for f in chosen],
-            "ti_name": [f["properties"]["lib_territoire"] for f in chosen],
-            "region_code": [f["properties"]["id_territoire"][3:5] for f in chosen],
-            "geometry_geojson": [json.dumps(f["geometry"]) for f in chosen],
-            "value": [float(i) for i in range(10)],
-        }
-    )
-    chart = charts.chart_territory_map(
-        df, "value", highlight=df["ti_id"][0], title="Carte", reading="r", source="ANCT"
-    )
-    _, svg, texts = check(chart)
-    assert df["ti_name"][0] in texts
-    assert {"Guadeloupe", "La Réunion"} <= set(texts)  # their boxes are labelled
-    extents = polygon_extents(svg)
-    assert sum(1 for w, h, _ in extents if w > 2 and h > 2) >= 10
-    assert all(w < 0.5 * width for w, _, width in extents)  # small territories, no sphere fill
 
 
 def test_linked_explorer_has_linked_selections():

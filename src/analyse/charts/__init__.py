@@ -29,13 +29,19 @@ from __future__ import annotations
 
 from analyse.charts.estimates import chart_event_study, chart_leverage_bars, chart_ranked_dots
 from analyse.charts.explorer import chart_linked_explorer
-from analyse.charts.maps import OVERSEAS_BOXES, chart_territory_map, rewind_geometry
+from analyse.charts.maps import (
+    OVERSEAS_ORDER,
+    chart_territory_map,
+    read_outlines,
+    rewind_geometry,
+)
 from analyse.charts.theme import (
     BLUE_FRANCE,
     CATEGORY_PALETTE,
     FONT,
     FR_NUMBER_LOCALE,
     FR_TIME_LOCALE,
+    LINE_STYLES,
     MAP_RAMP,
     MAX_ROWS,
     RED_MARIANNE,
@@ -46,7 +52,7 @@ from analyse.charts.theme import (
     enable_theme,
     theme_analyse_dsfr,
 )
-from analyse.charts.timelines import chart_timeline, chart_unemployment_trend
+from analyse.charts.timelines import chart_timeline, chart_unemployment_trend, scope_role
 
 __all__ = [
     "BLUE_FRANCE",
@@ -54,9 +60,10 @@ __all__ = [
     "FONT",
     "FR_NUMBER_LOCALE",
     "FR_TIME_LOCALE",
+    "LINE_STYLES",
     "MAP_RAMP",
     "MAX_ROWS",
-    "OVERSEAS_BOXES",
+    "OVERSEAS_ORDER",
     "RED_MARIANNE",
     "THEME_NAME",
     "VEGA_EMBED_OPTIONS",
@@ -70,6 +77,8 @@ __all__ = [
     "chart_to_svg",
     "chart_unemployment_trend",
     "enable_theme",
+    "read_outlines",
     "rewind_geometry",
+    "scope_role",
     "theme_analyse_dsfr",
 ]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterable
 from typing import Any, Literal
 
@@ -11,7 +12,7 @@ import polars as pl
 
 from analyse.charts.theme import MAX_ROWS, TEXT
 from analyse.errors import ParameterError
-from analyse.formatting import prefix_reading, prefix_source, wrap_lines
+from analyse.formatting import NBSP, prefix_reading, prefix_source, wrap_lines
 
 
 def _check_frame(df: pl.DataFrame, columns: Iterable[str | None], what: str) -> None:
@@ -43,17 +44,26 @@ def _title(
     note: str | None = None,
     synthetic: bool = False,
     width_chars: int = 110,
+    champ: str | None = None,
 ) -> alt.Title:
-    """Title with the reading line, optional note and source line as subtitle."""
+    """Title with the optional "Champ :" line, the reading line, optional note and source line
+    as subtitle (the order of the report tables' captions)."""
     if not title or not reading or not source:
         raise ParameterError("every chart needs a title, a reading line and a source line")
-    lines = [*wrap_lines(prefix_reading(reading), width_chars)]
+    lines = wrap_lines(prefix_champ(champ), width_chars) if champ and champ.strip() else []
+    lines += wrap_lines(prefix_reading(reading), width_chars)
     if note:
         lines += wrap_lines(note, width_chars)
     lines += wrap_lines(prefix_source(source), width_chars)
     if synthetic:
         lines.append("Données synthétiques (démonstration) : aucun chiffre réel.")
     return alt.Title(text=title, subtitle=lines, anchor="start")
+
+
+def prefix_champ(text: str) -> str:
+    """Return ``text`` as a ``"Champ : ..."`` line (scope of the figures)."""
+    text = re.sub(r"^champ\s*:\s*", "", text.strip(), flags=re.IGNORECASE)
+    return f"Champ{NBSP}: {text}"
 
 
 def _mask_flags(df: pl.DataFrame, masked: str | None) -> pl.Series:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from typing import Any
 
@@ -50,6 +51,42 @@ MAP_RAMP: list[str] = [BLUE_FRANCE_850, BLUE_FRANCE_MAIN, BLUE_FRANCE]
 DIVERGING: list[str] = [RED_MARIANNE, "#F6F6F6", BLUE_FRANCE]
 #: Dash patterns paired with series, so lines differ without colour.
 DASHES: list[list[int]] = [[1, 0], [6, 3], [2, 2], [8, 3, 2, 3]]
+
+# --------------------------------------------------------------------------- line styles
+
+#: One line style per meaning, the same on every page and in every line chart: the territory
+#: studied is solid rouge Marianne, its région dashed bleu France, France dotted grey; the
+#: legend and end labels use ``label``. Keys are the meanings charts accept (``roles``).
+LINE_STYLES: dict[str, dict[str, Any]] = {
+    "territoire": {"label": "Territoire", "color": RED_MARIANNE, "dash": [1, 0], "width": 2.5},
+    "region": {"label": "Région", "color": BLUE_FRANCE, "dash": [7, 3], "width": 2},
+    "france": {"label": "France", "color": GREY_MID, "dash": [2, 2], "width": 2},
+}
+#: Styles of series with no reserved meaning (other zones compared), in order: colours and
+#: dashes that no meaning above uses.
+OTHER_LINE_STYLES: list[dict[str, Any]] = [
+    {"color": color, "dash": dash, "width": 2}
+    for color, dash in zip(
+        ["#009081", "#A558A0", "#C3992A", "#465F9D", "#E4794A", "#68A532"],
+        [[1, 0], [8, 3, 2, 3], [4, 2], [1, 0], [8, 3, 2, 3], [4, 2]],
+        strict=True,
+    )
+]
+#: A dated event on a time axis (e.g. the labellisation): dark dash-dot vertical rule.
+EVENT_LINE: dict[str, Any] = {"color": TEXT, "dash": [8, 3, 2, 3], "width": 1.2}
+
+
+def line_role(label: str) -> str | None:
+    """The meaning (key of :data:`LINE_STYLES`) whose label is ``label``, ignoring case and
+    accents ("Région", "region", "FRANCE"), else None."""
+
+    def norm(text: str) -> str:
+        decomposed = unicodedata.normalize("NFKD", text.strip().lower())
+        return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+    wanted = norm(label)
+    return next((k for k, s in LINE_STYLES.items() if norm(s["label"]) == wanted), None)
+
 
 #: Marianne (the State's typeface) when installed, else common fallbacks.
 FONT = "Marianne, Arial, sans-serif"

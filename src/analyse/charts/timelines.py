@@ -3,14 +3,22 @@
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import altair as alt
 import polars as pl
 
 from analyse.charts._common import _check_frame, _is_synthetic, _title, _values
-from analyse.charts.theme import BLUE_FRANCE, CATEGORY_PALETTE, DASHES, GREY_MID, RED_MARIANNE, TEXT
+from analyse.charts.theme import (
+    BLUE_FRANCE,
+    EVENT_LINE,
+    GREY_MID,
+    LINE_STYLES,
+    OTHER_LINE_STYLES,
+    TEXT,
+    line_role,
+)
 from analyse.errors import ParameterError
 from analyse.formatting import format_date_fr, format_int, format_pct, format_period, parse_period
 from analyse.reference import LABEL_PERIOD
@@ -136,6 +144,42 @@ def _period_start(period: str) -> dt.date:
     return dt.date(year, 3 * (quarter - 1) + 1, 1)
 
 
+def scope_role(cell_key: str) -> str | None:
+    """The line meaning of a published scope (``cell_key`` of the figures): ``"*"`` is France,
+    ``region_code=84`` the région, a scope naming a territory (``ti_p1=`` / ``ti_p2=``) the
+    territory; None otherwise. For ``roles={label: scope_role(key) ...}``."""
+    dims = dict(part.split("=", 1) for part in cell_key.split(";") if "=" in part)
+    if cell_key == "*":
+        return "france"
+    if any(d in dims and dims[d] != "hors" for d in ("ti_p1", "ti_p2")):
+        return "territoire"
+    return "region" if set(dims) == {"region_code"} else None
+
+
+def _line_styles(
+    order: Sequence[str], roles: Mapping[str, str] | None
+) -> tuple[list[str], list[dict[str, Any]]]:
+    """Meaning and style of each group: ``roles`` first, then the group's own label
+    ("Territoire", "Région", "France"), then the styles reserved for no meaning."""
+    unknown_roles = {r for r in (roles or {}).values() if r not in LINE_STYLES}
+    if unknown_roles:
+        raise ParameterError(
+            f"roles {sorted(unknown_roles)} unknown; meanings are {sorted(LINE_STYLES)}"
+        )
+    meanings = [(roles or {}).get(g) or line_role(g) or "" for g in order]
+    taken = [m for m in meanings if m]
+    if len(taken) != len(set(taken)):
+        raise ParameterError(f"one group per meaning: {dict(zip(order, meanings, strict=True))}")
+    others = iter(OTHER_LINE_STYLES)
+    styles = []
+    for meaning in meanings:
+        style = LINE_STYLES.get(meaning) or next(others, None)
+        if style is None:
+            raise ParameterError(f"at most {len(OTHER_LINE_STYLES)} groups with no meaning")
+        styles.append(style)
+    return meanings, styles
+
+
 def chart_unemployment_trend(
     df: pl.DataFrame,
     period_col: str = "period",
@@ -145,7 +189,9 @@ def chart_unemployment_trend(
     title: str,
     reading: str,
     source: str,
+    champ: str | None = None,
     group_order: Sequence[str] | None = None,
+    roles: Mapping[str, str] | None = None,
     event_period: str | None = LABEL_PERIOD,
     event_label: str = "Labellisation",
     axis_title: str = "Taux de chômage (%)",
@@ -153,13 +199,17 @@ def chart_unemployment_trend(
     width: int = 560,
     height: int = 300,
 ) -> alt.LayerChart:
-    """Quarterly unemployment rate lines, e.g. local area vs région vs France.
+    """Quarterly unemployment rate lines, e.g. territory vs région vs France.
 
     Input: long frame, one row per ``group_col`` (String label shown in the chart, e.g.
-    "Zone d'emploi de Lacq", "Nouvelle-Aquitaine", "France") and ``period_col`` (quarter
-    label "2018-T4") with ``value_col`` (rate in percent). Groups are told apart by colour,
-    dash pattern and an end-of-line label; ``group_order`` fixes their order (first =
-    bleu France, solid). A dashed vertical line marks ``event_period``.
+    "Territoire", "Région", "France") and ``period_col`` (quarter label "2018-T4") with
+    ``value_col`` (rate in percent). Each group's line style follows its meaning, the same on
+    every page (:data:`~analyse.charts.theme.LINE_STYLES`: territory solid rouge Marianne,
+    région dashed bleu France, France dotted grey): the meaning is ``roles[group]``
+    (``"territoire"``, ``"region"``, ``"france"``) or read from the label itself; other groups
+    take the styles reserved for no meaning. Lines also carry end labels; ``group_order``
+    fixes the legend order. ``champ`` adds the "Champ : ..." line (how zones are aggregated
+    into each line); a dash-dot vertical line marks ``event_period``.
     """
     _check_frame(df, [period_col, value_col, group_col], "chart_unemployment_trend")
     periods = df.get_column(period_col).cast(pl.String).to_list()
@@ -172,18 +222,11 @@ def chart_unemployment_trend(
         }
     ).sort(["group", "date"])
     present = data.get_column("group").unique(maintain_order=True).to_list()
-    order = (
-        list(group_order)
-        if group_order is not None
-        else list(df.get_column(group_col).cast(pl.String).unique(maintain_order=True))
-    )
+    order = list(group_order) if group_order is not None else _meaning_order(present, roles)
     unknown = [g for g in present if g not in order]
     if unknown:
         raise ParameterError(f"chart_unemployment_trend: groups {unknown} not in group_order")
-    if len(order) > len(CATEGORY_PALETTE):
-        raise ParameterError(f"chart_unemployment_trend: at most {len(CATEGORY_PALETTE)} groups")
-    colors = [BLUE_FRANCE, "#009081", GREY_MID, "#CE614A", *CATEGORY_PALETTE[4:]][: len(order)]
-    dashes = [DASHES[i % len(DASHES)] for i in range(len(order))]
+    _, styles = _line_styles(order, roles)
     data = data.with_columns(
         period_label=pl.Series(
             [format_period(p) for p in _values(data, "period")], dtype=pl.String
@@ -195,10 +238,8 @@ def chart_unemployment_trend(
     y = alt.Y(
         "value:Q", title=axis_title, axis=alt.Axis(format=",.1f"), scale=alt.Scale(zero=False)
     )
-    color = alt.Color(
-        "group:N", scale=alt.Scale(domain=order, range=colors), legend=alt.Legend(title=None)
-    )
-    dash = alt.StrokeDash("group:N", scale=alt.Scale(domain=order, range=dashes), legend=None)
+    colors = alt.Scale(domain=order, range=[s["color"] for s in styles])
+    legend = alt.Legend(title=None, symbolStrokeWidth=2.5, symbolSize=400)
     tooltip = [
         alt.Tooltip("group:N", title="Zone"),
         alt.Tooltip("period_label:N", title="Période"),
@@ -206,8 +247,23 @@ def chart_unemployment_trend(
     ]
     lines = (
         alt.Chart(data)
-        .mark_line(strokeWidth=2)
-        .encode(x=x, y=y, color=color, strokeDash=dash, tooltip=tooltip)
+        .mark_line()
+        .encode(
+            x=x,
+            y=y,
+            color=alt.Color("group:N", scale=colors, legend=legend),
+            strokeDash=alt.StrokeDash(
+                "group:N",
+                scale=alt.Scale(domain=order, range=[s["dash"] for s in styles]),
+                legend=legend,
+            ),
+            strokeWidth=alt.StrokeWidth(
+                "group:N",
+                scale=alt.Scale(domain=order, range=[s["width"] for s in styles]),
+                legend=None,
+            ),
+            tooltip=tooltip,
+        )
     )
     end_labels = (
         alt.Chart(ends)
@@ -216,30 +272,42 @@ def chart_unemployment_trend(
             x="date:T",
             y="value:Q",
             text="group:N",
-            color=alt.Color("group:N", scale=alt.Scale(domain=order, range=colors), legend=None),
+            color=alt.Color("group:N", scale=colors, legend=None),
         )
     )
-    layers: list[alt.Chart] = []
-    if event_period is not None:
-        event = pl.DataFrame(
-            {
-                "date": [_period_start(event_period)],
-                "text": [f"{event_label} ({format_period(event_period)})"],
-            }
-        )
-        layers.append(
-            alt.Chart(event).mark_rule(color=RED_MARIANNE, strokeDash=[5, 3]).encode(x="date:T")
-        )
-        layers.append(
-            alt.Chart(event)
-            .mark_text(
-                align="left", baseline="top", dx=5, dy=2, color=RED_MARIANNE, fontWeight="bold"
-            )
-            .encode(x="date:T", y=alt.value(0), text="text:N")
-        )
-    layers += [lines, end_labels]
+    layers = _event_layers(event_period, event_label) + [lines, end_labels]
     return alt.layer(*layers).properties(
-        title=_title(title, reading, source, note=note, synthetic=_is_synthetic(df)),
+        title=_title(title, reading, source, note=note, champ=champ, synthetic=_is_synthetic(df)),
         width=width,
         height=height,
     )
+
+
+def _meaning_order(groups: Sequence[str], roles: Mapping[str, str] | None) -> list[str]:
+    """Groups with a meaning first (territory, région, France), then the others as given."""
+    rank = {m: k for k, m in enumerate(LINE_STYLES)}
+
+    def key(group: str) -> int:
+        meaning = (roles or {}).get(group) or line_role(group)
+        return rank.get(meaning or "", len(rank))
+
+    return sorted(groups, key=key)
+
+
+def _event_layers(event_period: str | None, event_label: str) -> list[alt.Chart]:
+    """A dated event (e.g. the labellisation) as a labelled dash-dot vertical rule."""
+    if event_period is None:
+        return []
+    event = pl.DataFrame(
+        {
+            "date": [_period_start(event_period)],
+            "text": [f"{event_label} ({format_period(event_period)})"],
+        }
+    )
+    rule = alt.Chart(event).mark_rule(
+        color=EVENT_LINE["color"], strokeDash=EVENT_LINE["dash"], strokeWidth=EVENT_LINE["width"]
+    )
+    text = alt.Chart(event).mark_text(
+        align="left", baseline="top", dx=5, dy=2, color=EVENT_LINE["color"], fontWeight="bold"
+    )
+    return [rule.encode(x="date:T"), text.encode(x="date:T", y=alt.value(0), text="text:N")]
