@@ -99,6 +99,7 @@ def ensure_chromium() -> None:
 
 def cmd_run(extra: list[str]) -> None:
     sync()
+    install_output_filter()
     py = _bin(VENV, "python")
     run(py, "-m", "analyse", "demo")
     run(py, "-m", "analyse", "clean")
@@ -107,6 +108,7 @@ def cmd_run(extra: list[str]) -> None:
 
 def cmd_test(extra: list[str]) -> None:
     sync()
+    install_output_filter()
     ensure_chromium()
     py = _bin(VENV, "python")
     lint_paths = ["src", "tests", "notebooks", "benchmarks", "tasks.py", "conftest.py"]
@@ -115,16 +117,28 @@ def cmd_test(extra: list[str]) -> None:
     run(py, "-m", "pytest", *extra)
 
 
+def install_output_filter() -> None:
+    """Strip notebook outputs at ``git add`` (nbstripout as a git filter, .gitattributes is
+    committed): outputs of an exploration, possibly confidential, never reach git."""
+    if not (ROOT / ".git").exists():
+        return
+    nbstripout = _bin(VENV, "nbstripout")
+    subprocess.run([str(nbstripout), "--install"], cwd=ROOT, check=False)
+
+
 def cmd_lab(extra: list[str]) -> None:
     sync()
+    install_output_filter()
     py = _bin(VENV, "python")
-    processed = ROOT / "data" / "processed" / "metadata.json"
-    if not processed.exists():
+    if not (ROOT / "data" / "processed" / "CURRENT").exists():
         run(py, "-m", "analyse", "demo")
         run(py, "-m", "analyse", "clean")
     run(py, "-m", "jupytext", "--sync", *sorted(ROOT.glob("notebooks/*.py")))
     root_flag = ["--allow-root"] if hasattr(os, "geteuid") and os.geteuid() == 0 else []
-    run(py, "-m", "jupyter", "lab", str(ROOT / "notebooks" / "explore.ipynb"), *root_flag, *extra)
+    run(
+        py, "-m", "jupyter", "lab", "notebooks/explore.ipynb",
+        f"--ServerApp.root_dir={ROOT}", *root_flag, *extra,
+    )  # fmt: skip
 
 
 def cmd_bench(extra: list[str]) -> None:

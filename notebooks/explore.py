@@ -14,76 +14,95 @@
 # ---
 
 # %% [markdown]
-# # Explore the core tables
+# # Explorer les chiffres publiés
 #
-# A starting point for evaluators. Run the cells in order, then change the filters. Every table
-# is a Polars frame; every figure comes from `analyse` functions that the reports use too, so
-# what you find here matches the published pages. Tables are read from `data/processed`
-# (run `analyse demo` and `analyse clean`, or `analyse fetch` and `analyse clean`, first).
+# Point de départ pour les évaluateurs. Les cellules lisent les **chiffres publiés** du jeu de
+# données courant (ceux des rapports : mêmes valeurs, mêmes intervalles, même secret
+# statistique) ; changez les paramètres puis relancez les cellules dans l'ordre. Les données
+# par projet (microdonnées) ne s'affichent que si vous les demandez explicitement
+# (`microdonnees = True`) : elles sont confidentielles quand elles viennent d'un extrait
+# opérateur.
+#
+# Les sorties de ce carnet ne sont jamais enregistrées dans git : un filtre (`nbstripout`),
+# installé par `python3 tasks.py lab`, les retire à chaque `git add`.
 
 # %% tags=["parameters"]
-processed_dir = None  # folder of the core tables (None: data/processed)
-region_code = "84"  # a région to zoom on
-phase = 1  # perimeter used to attribute projects to territories
+processed_dir = None  # snapshot of the core tables (None: the current one of data/processed)
+figures_dir = None  # figures bundle (None: computed or reused for the snapshot)
+region_code = "84"  # a région to zoom on (INSEE code, as a string)
+phase = 2  # perimeter of the territories (1 = 2018-2022, 2 = 2023-2027)
+microdonnees = False  # True shows project-level rows: confidential with an operator extract
 
 # %%
-import polars as pl
 from IPython.display import HTML, display
 
 from analyse import charts, review
-from analyse.estimate import bootstrap_leverage, summarise_leverage
 from analyse.report.display import enable_offline_charts
+from analyse.review.paths import resolve_inputs
 
-enable_offline_charts()
-charts.enable_theme()
-data = review.load_review_data(processed_dir)
-display(HTML(review.render_synthetic_banner(data.metadata)))
-projects = data["projects"]
-projects.head()
-
-# %% [markdown]
-# ## Filter and group
-#
-# `summarise_leverage(projects, by=[...])` gives totals and ratios for any grouping; filter the
-# projects first for a subset. `in_ti` and `ti_id` are derived for the chosen phase.
-
-# %%
-summarise_leverage(
-    projects.filter(pl.col("region_code") == region_code), ["firm_size"], phase=phase
-)
-
-# %%
-summarise_leverage(projects, ["in_ti", "decision_year"], phase=phase).sort("decision_year")
-
-# %% [markdown]
-# ## Intervals
-#
-# Cluster-bootstrap intervals (clusters: EPCI) for any grouping, reproducible from the seed.
-
-# %%
-bootstrap_leverage(projects, ["region_code"], metrics=("investment_per_aid_eur",), n_boot=499)
-
-# %% [markdown]
-# ## Linked views
-#
-# Drag over the scatter to select territories: the bars show their régions. Click a bar to
-# highlight that région's territories.
-
-# %%
 enable_offline_charts("interactive")  # live selections, no network needed
-by_territory = review.add_territory_names(
-    summarise_leverage(projects, ["ti_id"], phase=phase).filter(pl.col("ti_id").is_not_null()),
-    data["territories"],
-    phase=phase,
-).with_columns(pl.col("ti_id").str.slice(3, 2).alias("region_code"))
-charts.chart_linked_explorer(by_territory)
+processed, figures = resolve_inputs(processed_dir, figures_dir)
+page = review.page.open_page("explore", processed, figures, {"region_code": region_code})
+display(HTML(review.blocks.render_banner(page.metadata)))
 
 # %% [markdown]
-# ## Data quality
+# ## Les régions
 #
-# Rows that could not be cleaned are kept in `quarantine_<table>.parquet` with their reason.
+# Chaque ligne est une cellule publiée (« s » : secret statistique ; sous chaque ratio, son
+# intervalle de confiance à 95 %).
 
 # %%
-from analyse.tables import read_quarantine_table
+if page.has_fund_extract:
+    regions = review.fund.breakdown(page, ["region_code"])
+    display(HTML(review.fund.render_breakdown_table(page, regions, "Région", "Projets par région")))
+else:
+    display(HTML(review.public.render_barometre_regions(page)))
 
-read_quarantine_table("projects", data.processed_dir).group_by("reason").len()
+# %% [markdown]
+# ## Les territoires d'une région
+
+# %%
+if page.has_fund_extract:
+    territories = review.fund.breakdown(
+        page, ["region_code", f"ti_p{phase}"], {"region_code": region_code}
+    )
+    display(
+        HTML(
+            review.fund.render_breakdown_table(
+                page, territories, "Territoire", "Projets des territoires de la région"
+            )
+        )
+    )
+display(HTML(review.regional.render_territory_list(page, region_code, phase)))
+
+# %% [markdown]
+# ## Vues liées
+#
+# Sélectionnez une zone du nuage de points : les barres montrent les régions des territoires
+# retenus. Cliquez sur une barre pour mettre en évidence les territoires d'une région. Seules
+# les cellules publiées (non masquées) sont tracées, aux valeurs imprimées dans les rapports.
+
+# %%
+if page.has_fund_extract:
+    charts.chart_linked_explorer(review.fund.explorer_frame(page, phase))
+
+# %% [markdown]
+# ## Qualité des données
+
+# %%
+display(HTML(review.blocks.render_quality(page.quality)))
+
+# %% [markdown]
+# ## Microdonnées (sur demande explicite)
+
+# %%
+if microdonnees:
+    display(HTML(review.fund.render_microdata_warning(page)))
+    display(page.core("projects").head(20))
+else:
+    display(
+        HTML(
+            "<p>Microdonnées non affichées (<code>microdonnees = False</code>) : les chiffres "
+            "ci-dessus sont les chiffres publiés, protégés par le secret statistique.</p>"
+        )
+    )

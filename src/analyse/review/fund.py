@@ -503,3 +503,38 @@ def render_reconciliation(page: Page) -> str:
 
 
 Linker = Callable[[str], str | None]
+
+
+def explorer_frame(page: Page, phase: int) -> pl.DataFrame:
+    """Published territories of a phase (whole territories, not masked) with the printed aid,
+    investment and project counts, for the exploration notebook's linked views."""
+    frame = breakdown(page, [f"ti_p{phase}"]).filter(~pl.col("is_masked"))
+    names = territory_names(page, phase)
+    region = dict(
+        page.core("territories")
+        .filter(pl.col("ti_phase") == phase)
+        .select("ti_id", "region_code")
+        .iter_rows()
+    )
+    return frame.select(
+        pl.col(f"ti_p{phase}").replace_strict(names, default=None).alias("ti_name"),
+        pl.col(f"ti_p{phase}").replace_strict(region, default=None).alias("region_code"),
+        pl.col("aid_eur__shown").alias("aid_eur"),
+        pl.col("investment_eur__shown").alias("investment_eur"),
+        pl.col("n_projects__shown").alias("n_projects"),
+    ).drop_nulls()
+
+
+def render_microdata_warning(page: Page) -> str:
+    """The warning shown above project-level rows."""
+    nature = (
+        "simulées (démonstration)"
+        if page.mode in ("demo", "synthetic")
+        else "CONFIDENTIELLES (extrait opérateur)"
+    )
+    return (
+        '<div role="alert" style="border:3px solid #E1000F;padding:.75rem">'
+        f"<strong>Microdonnées {esc(nature)}</strong> : lignes par projet, non protégées par le "
+        "secret statistique. Ne les publiez pas, ne les copiez pas dans un rapport ; ce carnet "
+        "n'enregistre pas ses sorties dans git.</div>"
+    )
