@@ -635,7 +635,11 @@ def _pin_status(
         return {**accepted, "vintage": old.get("vintage", "")}  # accepted before, same bytes
     if accept_new_vintage:
         logger.warning(
-            "%s: new vintage accepted (%d bytes, sha256 %s; pinned %s)", source.id, size, sha, pin
+            "%s: new vintage accepted (%d bytes, sha256 %s; pinned %s)",
+            source.id,
+            size,
+            sha,
+            pin.sha256,
         )
         return {**accepted, "vintage": f"newer than the pinned vintage ({pin.vintage})"}
     raise InputFileError(

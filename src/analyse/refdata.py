@@ -302,7 +302,7 @@ def _write_reference(files: dict[str, ReferenceFile], reference_dir: Path) -> No
         reference_dir / REFERENCE_JSON, json.dumps(document, ensure_ascii=False, indent=2) + "\n"
     )
     write_text_atomic(reference_dir / REFERENCE_MD, render_reference_markdown(ordered))
-    if reference_dir == _ROOT / "data" / "reference" and (_ROOT / "docs").is_dir():
+    if reference_dir.resolve() == _ROOT / "data" / "reference" and (_ROOT / "docs").is_dir():
         from analyse.sources import render_sources_markdown
 
         write_text_atomic(_ROOT / "docs" / "sources.md", render_sources_markdown())
