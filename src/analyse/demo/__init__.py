@@ -635,10 +635,11 @@ def _write_etalab(raw_dir: Path, geo: Geography, rng: np.random.Generator) -> No
 
 
 def _copy_published(raw_dir: Path) -> None:
-    """The published figures are facts, not data to invent: taken from the reference snapshot."""
+    """The published figures are facts, not data to invent, and the région outlines are only
+    drawn around the invented territories: both are taken from the reference snapshot."""
     from analyse.refdata import materialise_reference
 
-    materialise_reference(raw_dir, ["published_announcements", "published_milestones"])
+    materialise_reference(raw_dir, ["published_announcements", "published_milestones", "outlines"])
 
 
 # ---------------------------------------------------------------------------------------------
