@@ -55,7 +55,12 @@ def show_trends(page: Page, groups: Sequence[tuple[str, str]], title: str) -> bo
     order = [label for label, _ in groups if label in set(trends["group"].to_list())]
     reading = describe_trends(trends)
     chart = charts.chart_unemployment_trend(
-        trends, title=title, reading=reading, source=SOURCE_LABOUR, group_order=order
+        trends,
+        title=title,
+        reading=reading,
+        source=SOURCE_LABOUR,
+        group_order=order,
+        roles={label: charts.scope_role(key) for label, key in groups},
     )
     last = trends.group_by("group").agg(pl.all().sort_by("quarter_index").last())
     data = pl.DataFrame(
