@@ -1,7 +1,8 @@
 """Session set-up shared by the tests and the notebooks run under nbval.
 
-Builds the synthetic demo dataset once per session into a temporary folder (``analyse demo``
-then ``analyse clean``) and points ``ANALYSE_RAW_DIR`` / ``ANALYSE_PROCESSED_DIR`` at it, so that
+Builds the demo dataset once per session into a temporary folder (``analyse demo``: the real
+reference files plus a synthetic fund extract, then ``analyse clean``) and points
+``ANALYSE_RAW_DIR`` / ``ANALYSE_PROCESSED_DIR`` / ``ANALYSE_FIGURES_DIR`` at it, so that
 notebooks run with their default parameters (``processed_dir = None``) on the demo data, exactly
 as an evaluator's fresh checkout does after ``python3 tasks.py run``. Kernels started by nbval or
 papermill inherit these variables.
@@ -28,6 +29,7 @@ def pytest_configure(config: object) -> None:
     from analyse.demo import write_demo
 
     root = Path(tempfile.mkdtemp(prefix="analyse-test-demo-"))
+    os.environ["ANALYSE_FIGURES_DIR"] = str(root / "figures")
     write_demo(root / "raw", seed=2018)
     run_clean(root / "raw", root / "processed")
     os.environ[DEMO_ENV] = str(root)

@@ -38,10 +38,22 @@ def shared_published(shared_raw: Path) -> Path:
 
 
 @pytest.fixture(scope="session")
-def real_processed(shared_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real files cleaned once per session by ``analyse clean`` (skips without them)."""
+def reference_raw(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A raw folder holding the real public files of the shipped reference snapshot
+    (``data/reference``), materialised once per session: real data, no network, no ../shared."""
+    from analyse.refdata import materialise_reference
+
+    folder = tmp_path_factory.mktemp("reference_raw")
+    materialise_reference(folder)
+    return folder
+
+
+@pytest.fixture(scope="session")
+def real_processed(reference_raw: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The real reference files cleaned once per session by ``analyse clean`` (processed folder
+    with one snapshot; the readers resolve it)."""
     from analyse.clean import run_clean
 
     folder = tmp_path_factory.mktemp("real_processed")
-    run_clean(shared_raw, folder)
+    run_clean(reference_raw, folder)
     return folder
