@@ -49,9 +49,9 @@ COMMUNES_DF = pl.DataFrame(
         ("15990", "Beaulieu", "241500230", "15", "84", "8404"),
         ("15991", "Beaulieu", "241500230", "15", "84", "8404"),
     ],
-    schema=[c for c in COMMUNES if c != "is_synthetic"],
+    schema=[c for c in COMMUNES if c not in ("population", "is_synthetic")],
     orient="row",
-).with_columns(pl.lit(False).alias("is_synthetic"))
+).with_columns(pl.lit(None, pl.Int64).alias("population"), pl.lit(False).alias("is_synthetic"))
 
 TERRITORIES_DF = pl.DataFrame(
     {
@@ -186,7 +186,9 @@ REASON_CASES = [
     ("invalid_siren", {"siren_or_siret": "5.52100554E+13"}, "siren_or_siret", "scientific"),
     ("invalid_siren", {"siren_or_siret": ""}, "siren_or_siret", "empty"),
     ("missing_amount", {"aid_eur": ""}, "aid_eur", "empty"),
-    ("missing_amount", {"investment_eur": "NC"}, "investment_eur", "empty"),
+    ("missing_amount", {"investment_eur": "NC"}, "investment_eur", "'NC': no-value marker"),
+    ("missing_amount", {"aid_eur": "n.c."}, "aid_eur", "'n.c.': no-value marker"),
+    ("missing_amount", {"aid_eur": "  "}, "aid_eur", "empty"),
     ("unparsable_amount", {"aid_eur": "environ 2 M"}, "aid_eur", "'environ 2 M'"),
     ("unparsable_amount", {"aid_paid_eur": "oui"}, "aid_paid_eur", "'oui'"),
     ("unparsable_number", {"jobs_created": "une dizaine"}, "jobs_created", "'une dizaine'"),
@@ -194,6 +196,8 @@ REASON_CASES = [
     ("negative_amount", {"investment_realised_eur": "(12)"}, "investment_realised_eur", "(12)"),
     ("negative_number", {"jobs_maintained": "-3"}, "jobs_maintained", "'-3'"),
     ("missing_date", {"decision_date": ""}, "decision_date", "empty"),
+    ("missing_date", {"decision_date": "N/D"}, "decision_date", "'N/D': no-value marker"),
+    ("invalid_siren", {"siren_or_siret": "n.c."}, "siren_or_siret", "'n.c.': no-value marker"),
     ("unparsable_date", {"decision_date": "31/02/2021"}, "decision_date", "'31/02/2021'"),
     ("unparsable_date", {"decision_date": "printemps 2021"}, "decision_date", "printemps"),
     (
@@ -750,3 +754,62 @@ def test_relance_comma_separated_and_missing_column(tmp_path):
     with pytest.raises(InputFileError) as err:
         clean_relance_projects(path, COMMUNES_DF, TERRITORIES_DF)
     assert err.value.column == "type_entreprise" and "plan-de-relance.csv" in str(err.value)
+
+
+def test_relance_invalid_siren_and_exact_duplicates_are_quarantined(tmp_path):
+    rows = [
+        MEF,
+        {**MEF, "siren": "552100555"},  # bad checksum, with a firm name
+        {**MEF, "siren": "55210055400014", "entreprise": "FORGES BIS"},  # bad NIC, good SIREN
+        dict(MEF),  # exact copy of line 2
+        {**MEF, "siren": "5.52100554E+13", "entreprise": "FORGES TER"},
+        {**MEF, "siren": "", "entreprise": "SANS SIREN"},  # blank identifier, a name: kept
+        {**MEF, "siren": "552100555"},  # copy of line 3, which is quarantined for its SIREN
+    ]
+    path = write_relance(tmp_path / "plan-de-relance.csv", rows)
+    projects, quarantine = clean_relance_projects(path, COMMUNES_DF, TERRITORIES_DF)
+    assert projects.height + quarantine.height == len(rows)
+    assert set(quarantine["reason"]) <= set(RELANCE_REASONS)
+    q = quarantine.select("source_row", "reason", "column", "detail").rows()
+    assert q == [
+        (3, "invalid_siren", "siren", "'552100555': not a SIREN/SIRET with a valid checksum"),
+        (5, "duplicate_project", None, "exact duplicate of row 2"),
+        (6, "invalid_siren", "siren", "'5.52100554E+13': scientific notation, digits lost"),
+        (8, "invalid_siren", "siren", "'552100555': not a SIREN/SIRET with a valid checksum"),
+    ]
+    assert json.loads(quarantine.row(0, named=True)["raw_json"])["siren"] == "552100555"
+    kept = projects.select("source_row", "siren", "siret").rows()
+    assert kept == [(2, "552100554", None), (4, "552100554", None), (7, None, None)]
+
+
+ENTITY_CASES = [
+    ("FORGES &amp; FILS &#8211; L&#x27;ATELIER", "FORGES & FILS – L'ATELIER"),
+    ("M&eacute;tallurgie&nbsp;", "Métallurgie"),
+    ("&amp;lt;b&amp;gt; d&#39;une ligne &amp", "&lt;b&gt; d'une ligne &"),
+    ("SAINT-&Eacute;TIENNE", "SAINT-ÉTIENNE"),
+]
+
+
+def test_relance_decodes_every_entity_in_every_text_field(tmp_path):
+    text_fields = ["entreprise", "type_entreprise", "volet_relance", "mesure", "mesure_light",
+                   "filiere", "description_projet"]  # fmt: skip
+    rows = [{**MEF, **{f: raw for f in text_fields}, "nom_commune": "SAINT-&Eacute;TIENNE"}
+            for raw, _ in ENTITY_CASES]  # fmt: skip
+    path = write_relance(tmp_path / "plan-de-relance.csv", rows)
+    projects, quarantine = clean_relance_projects(path, COMMUNES_DF, TERRITORIES_DF)
+    assert quarantine.height == 0
+    columns = ["firm_name", "firm_type", "volet", "measure", "measure_short", "sector",
+               "description"]  # fmt: skip
+    for (_, decoded), record in zip(ENTITY_CASES, projects.to_dicts(), strict=True):
+        assert [record[c] for c in columns] == [decoded] * len(columns)
+        assert record["commune_insee"] == "42218"  # the decoded name is matched
+
+
+def test_fund_extract_decodes_entities_in_text_fields(tmp_path):
+    rows = [row(project_id=f"P{i}", firm_name=raw, sector=raw, aid_eur=str(1000 + i))
+            for i, (raw, _) in enumerate(ENTITY_CASES)]  # fmt: skip
+    path = write_canonical(tmp_path / "projects.csv", rows)
+    projects, quarantine = clean(path)
+    assert quarantine.height == 0
+    decoded = [d for _, d in ENTITY_CASES]
+    assert projects["firm_name"].to_list() == decoded == projects["sector"].to_list()

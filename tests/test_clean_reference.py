@@ -260,6 +260,42 @@ PHASE2_FEATURES = [
 ]  # fmt: skip
 
 
+#: Etalab communes.json records (COG 2025) for the tiny COG 2023 above: 01002 was absorbed by
+#: 01001 since, 01003 has a former code, 01004 is new, 98411 (COM) has no population.
+ETALAB_COMMUNES = [
+    {"code": "01001", "nom": "L&#39;Abergement", "type": "commune-actuelle", "departement": "01",
+     "region": "84", "population": 1300, "anciensCodes": ["01002"]},
+    {"code": "01002", "nom": "Bâgé", "type": "commune-deleguee", "departement": "01",
+     "region": "84", "chefLieu": "01001"},
+    {"code": "01003", "nom": "Ceyzériat", "type": "commune-actuelle", "departement": "01",
+     "region": "84", "population": 1200, "anciensCodes": ["01999"]},
+    {"code": "01004", "nom": "Nouvelle", "type": "commune-actuelle", "departement": "01",
+     "region": "84", "population": 10},
+    {"code": "13001", "nom": "Aix-en-Provence", "type": "commune-actuelle", "departement": "13",
+     "region": "93", "population": 145000},
+    {"code": "13002", "nom": "Allauch", "type": "commune-actuelle", "departement": "13",
+     "region": "93", "population": 21000},
+    {"code": "22016", "nom": "Île-de-Bréhat", "type": "commune-actuelle", "departement": "22",
+     "region": "53", "population": 380},
+    {"code": "98411", "nom": "Îles Saint-Paul", "type": "commune-actuelle", "departement": "984",
+     "region": "984"},
+]  # fmt: skip
+#: Etalab ept.json: the EPT listed by territory ti-9301 (PHASE1_FEATURES), with a (fictitious)
+#: member commune of the tiny COG, and an EPT absent from the territories.
+ETALAB_EPT = [
+    {"code": "200057990", "nom": "Boucle Nord de Seine", "type": "EPT",
+     "membres": [{"code": "13002", "nom": "Allauch"}]},
+    {"code": "200057867", "nom": "Plaine Commune", "type": "EPT",
+     "membres": [{"code": "01002", "nom": "Bâgé"}]},
+]  # fmt: skip
+
+
+def write_json(path: Path, doc: Any) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    return path
+
+
 def write_minimal_raw_dir(raw_dir: Path, *, synthetic: bool | None = None) -> Path:
     """Every required source in its real format, tiny; ``manifest.json`` when ``synthetic``."""
     write_cog_epci(raw_dir / SOURCE_PATHS["cog_epci"])
@@ -272,6 +308,8 @@ def write_minimal_raw_dir(raw_dir: Path, *, synthetic: bool | None = None) -> Pa
     )
     write_relance(raw_dir)
     write_typologies(raw_dir)
+    write_json(raw_dir / SOURCE_PATHS["etalab_communes"], ETALAB_COMMUNES)
+    write_json(raw_dir / SOURCE_PATHS["etalab_ept"], ETALAB_EPT)
     if synthetic is not None:
         (raw_dir / "manifest.json").write_text(json.dumps({"synthetic": synthetic, "files": []}))
     return raw_dir
@@ -420,13 +458,41 @@ def test_phase1_links_resolved_or_quarantined_with_reasons(
     assert reasons == {"commune_siren": 2, "ept_grand_paris": 2, "unknown_grouping": 2}
     commune_detail = q.filter(pl.col("reason") == "commune_siren")["detail"].item()
     assert "attributed directly to commune 13001" in commune_detail
-    assert res["commune_members"].rows() == [("13001", "ti-9301", 1)]
+    assert res["commune_members"].rows() == [("13001", "ti-9301", 1, "commune")]
     t = res["territories"].sort("ti_id")
     assert t["n_groupings"].to_list() == [2, 3]
     assert t["n_epci_resolved"].to_list() == [2, 0]
     assert t["region_code"].to_list() == ["84", "93"]
     stats = res.stats[0]
     assert (stats.rows_in, stats.rows_out) == (5, 2)
+
+
+def test_ept_members_resolve_and_bring_their_communes(
+    tmp_path: Path, geo: dict[str, pl.DataFrame]
+) -> None:
+    path = write_geojson(tmp_path / "ti1.geojson", PHASE1_FEATURES)
+    ept = pl.DataFrame({"ept_siren": ["200057990", "200057990"],
+                        "commune_insee": ["13002", "13001"]})  # fmt: skip
+    res = territories.read_ti_phase1(path, geo["epci"], geo["communes"], ept_members=ept)
+    members = res["territory_members"].filter(pl.col("grouping_type") == "EPT")
+    assert members.select("ti_id", "epci_siren", "grouping_name").rows() == [
+        ("ti-9301", "200057990", "EPT Boucle Nord de Seine")
+    ]
+    q = res.quarantine["territory_members"]
+    assert sorted(q["reason"]) == ["commune_siren", "unknown_grouping"]
+    # 13001 listed directly wins over its EPT; 13002 comes through the EPT
+    assert sorted(res["commune_members"].rows()) == [
+        ("13001", "ti-9301", 1, "commune"), ("13002", "ti-9301", 1, "EPT 200057990"),
+    ]  # fmt: skip
+    assert (res.stats[0].rows_in, res.stats[0].rows_out) == (5, 3)
+    assert res["territories"].sort("ti_id")["n_epci_resolved"].to_list() == [2, 1]
+    ct, dropped = build_commune_territories(
+        geo["communes"], res["territory_members"], res["commune_members"]
+    )
+    assert ct.filter(pl.col("ti_id") == "ti-9301")["commune_insee"].sort().to_list() == [
+        "13001", "13002",
+    ]  # fmt: skip
+    assert dropped.height == 0
 
 
 def test_phase2_names_with_parentheses_and_unknown_grouping(
@@ -490,13 +556,39 @@ def test_corrupt_geojson_names_the_line(tmp_path: Path, geo: dict[str, pl.DataFr
         territories.read_ti_phase1(path, geo["epci"])
 
 
-def test_geojson_missing_property_names_feature_and_property(
+def test_geojson_feature_without_a_property_is_quarantined_with_its_links(
     tmp_path: Path, geo: dict[str, pl.DataFrame]
 ) -> None:
-    bad = feature({"id_ti": "ti-8401", "lib_ti": "X", "siren_groupement": "200000001"})
-    path = write_geojson(tmp_path / "ti.geojson", [PHASE1_FEATURES[0], bad])
-    with pytest.raises(InputFileError, match=r"row 2, column 'lib_groupement'"):
-        territories.read_ti_phase1(path, geo["epci"])
+    no_names = feature({"id_ti": "ti-8402", "lib_ti": "X",
+                        "siren_groupement": "200000001, 200000003"})  # fmt: skip
+    no_props = {"type": "Feature", "properties": None, "geometry": None}
+    no_members = feature({"id_ti": "ti-8403", "lib_ti": "Y", "lib_groupement": "CC Un"})
+    features = [no_names, PHASE1_FEATURES[0], no_props, no_members, PHASE1_FEATURES[1]]
+    path = write_geojson(tmp_path / "ti.geojson", features)
+    res = territories.read_ti_phase1(path, geo["epci"], geo["communes"])
+    q = res.quarantine["territory_members"].filter(pl.col("reason") == "missing_property")
+    assert q.select("source_row", "column").rows() == [
+        (1, "lib_groupement"), (1, "lib_groupement"), (3, "properties"), (4, "siren_groupement"),
+    ]  # fmt: skip
+    assert q["detail"][0] == "feature 1 has no 'lib_groupement'; its links are set aside"
+    # the complete features are read; no territory is left without its members
+    assert res["territories"]["ti_id"].to_list() == ["ti-8401", "ti-9301"]
+    assert res["territory_shapes"]["ti_id"].to_list() == ["ti-8401", "ti-9301"]
+    assert res["territory_members"]["ti_id"].unique().to_list() == ["ti-8401"]
+    stats = res.stats[0]
+    n_quarantined = res.quarantine["territory_members"].height
+    assert stats.rows_in == 4 + 5 and stats.rows_in == stats.rows_out + n_quarantined
+
+
+def test_missing_property_features_do_not_define_a_territory(
+    tmp_path: Path, geo: dict[str, pl.DataFrame]
+) -> None:
+    # a complete feature after an incomplete one with the same id defines the territory
+    incomplete = feature({"id_ti": "ti-8401", "siren_groupement": "200000003"})
+    path = write_geojson(tmp_path / "ti.geojson", [incomplete, PHASE1_FEATURES[0]])
+    res = territories.read_ti_phase1(path, geo["epci"])
+    assert res["territories"].select("ti_id", "ti_name").rows() == [("ti-8401", "TI Un")]
+    assert sorted(res.quarantine["territory_members"]["reason"]) == ["missing_property"]
 
 
 def test_geojson_in_latin1_is_an_encoding_error(
@@ -518,6 +610,7 @@ def test_commune_territories_conflicts_are_decided_and_set_aside(
             "ti_phase": [1, 1, 1],
             "epci_siren": ["200000001", "200000001", "200000003"],
             "grouping_name": ["CC Un", "CC Un", "ME Trois"],
+            "grouping_type": ["EPCI"] * 3,
             "is_synthetic": [False] * 3,
         },
         schema=dict(TERRITORY_MEMBERS),
@@ -743,6 +836,104 @@ def test_shapes_only_reader_quarantines_unmatched_features(
     ]  # fmt: skip
     assert res["territory_shapes"]["ti_id"].to_list() == ["ti-8401", "ti-9301"]
     assert res.stats[0].rows_in == 4 and res.stats[0].rows_out == 2
+
+
+def test_shapes_only_reader_quarantines_features_without_id(
+    tmp_path: Path, geo: dict[str, pl.DataFrame]
+) -> None:
+    features = [{"type": "Feature", "properties": {"lib_ti": "?"}, "geometry": None},
+                "not a feature", *PHASE1_FEATURES]  # fmt: skip
+    known = territories.read_ti_phase1(
+        write_geojson(tmp_path / "a.geojson", PHASE1_FEATURES), geo["epci"]
+    )["territories"]
+    res = territories.read_ti_shapes(
+        write_geojson(tmp_path / "b.geojson", features), known, phase=1
+    )
+    q = res.quarantine["territory_shapes"]
+    assert q.select("source_row", "reason", "column").rows() == [
+        (1, "missing_property", "id_ti"), (2, "missing_property", "properties"),
+    ]  # fmt: skip
+    assert res["territory_shapes"].height == 2
+
+
+# ------------------------------------------------------------------------------------------
+# Etalab découpage administratif (population, EPT)
+# ------------------------------------------------------------------------------------------
+
+
+def test_etalab_communes_reader(tmp_path: Path) -> None:
+    records = [*ETALAB_COMMUNES, "oops", {**ETALAB_COMMUNES[0]},
+               {"code": "1A001", "type": "commune-actuelle"},
+               {"code": "01005", "type": "village"},
+               {"code": "01006", "type": "commune-actuelle", "population": -3}]  # fmt: skip
+    res = geography.read_etalab_communes(write_json(tmp_path / "communes.json", records))
+    table = res["etalab_communes"]
+    assert table.height == len(ETALAB_COMMUNES)
+    first = table.row(0, named=True)
+    assert first["commune_name"] == "L'Abergement"  # entity decoded
+    assert (first["parent_insee"], first["former_codes"], first["population"]) == (
+        "01001", ["01002"], 1300,
+    )  # fmt: skip
+    assert table.row(1, named=True)["parent_insee"] == "01001"
+    assert table.schema["population"] == pl.Int64
+    q = res.quarantine["communes"]
+    assert q.select("source_row", "reason").rows() == [
+        (9, "invalid_record"), (10, "duplicate_record"), (11, "invalid_commune_insee"),
+        (12, "unknown_type"), (13, "invalid_population"),
+    ]  # fmt: skip
+    assert res.stats[0].rows_in == len(records) == res.stats[0].rows_out + q.height
+
+
+def test_etalab_files_that_are_not_arrays_are_errors(tmp_path: Path) -> None:
+    with pytest.raises(InputFileError, match="a JSON array"):
+        geography.read_etalab_communes(write_json(tmp_path / "c.json", {"code": "01001"}))
+    (tmp_path / "e.json").write_text('[{"code": "200057990",\n "membres": [}]', encoding="utf-8")
+    with pytest.raises(InputFileError, match=r"e\.json, row 2"):
+        geography.read_etalab_ept(tmp_path / "e.json")
+
+
+def test_etalab_ept_reader(tmp_path: Path) -> None:
+    records = [*ETALAB_EPT, {"code": "123", "membres": [{"code": "93001"}]},
+               {"code": "200000009", "membres": []},
+               {"code": "200000008", "membres": [{"code": "93001"}, {"nom": "?"}, {"code": "93001"}]}]  # fmt: skip
+    res = geography.read_etalab_ept(write_json(tmp_path / "ept.json", records))
+    assert res["ept_members"].rows() == [
+        ("200057990", "Boucle Nord de Seine", "13002", "Allauch"),
+        ("200057867", "Plaine Commune", "01002", "Bâgé"),
+        ("200000008", None, "93001", None),
+    ]
+    q = res.quarantine["territory_members"]
+    assert q.select("source_row", "reason").rows() == [
+        (3, "invalid_ept_siren"), (4, "invalid_record"), (5, "invalid_member"),
+        (5, "duplicate_member"),
+    ]  # fmt: skip
+    assert res.stats[0].rows_in == 7 == res.stats[0].rows_out + q.height
+
+
+def test_population_matched_on_code_with_coverage(
+    tmp_path: Path, geo: dict[str, pl.DataFrame]
+) -> None:
+    etalab = geography.read_etalab_communes(write_json(tmp_path / "c.json", ETALAB_COMMUNES))
+    communes, coverage = geography.add_population(geo["communes"], etalab["etalab_communes"])
+    validate(communes, COMMUNES, name="communes")
+    assert dict(zip(communes["commune_insee"], communes["population"], strict=True)) == {
+        "01001": 1300, "01002": None, "01003": 1200, "13001": 145000, "13002": 21000,
+        "22016": 380,
+    }  # fmt: skip
+    assert coverage["with_population"] == 5 and coverage["not_communes_in_2025"] == 1
+    assert coverage["not_communes_in_2025_codes"] == ["01002"]
+    assert coverage["grown_since_2023"] == 1  # 01001 absorbed 01002
+    assert communes.drop("population").equals(geo["communes"].drop("population"))
+
+
+def test_ept_communes_follow_mergers(tmp_path: Path, geo: dict[str, pl.DataFrame]) -> None:
+    etalab = geography.read_etalab_communes(write_json(tmp_path / "c.json", ETALAB_COMMUNES))
+    ept = pl.DataFrame({"ept_siren": ["200057867", "200057867"],
+                        "commune_insee": ["01001", "99999"]})  # fmt: skip
+    members, coverage = geography.ept_communes(ept, geo["communes"], etalab["etalab_communes"])
+    # 01002 (COG 2023) is part of 01001 in 2025: both are the EPT's
+    assert sorted(members["commune_insee"]) == ["01001", "01002"]
+    assert coverage["members_without_cog_2023_commune"] == ["99999"]
 
 
 def test_csv_line_with_extra_fields_is_named(tmp_path: Path) -> None:

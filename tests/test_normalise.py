@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import html
 
+import numpy as np
 import polars as pl
 import pytest
 
@@ -24,9 +26,17 @@ from analyse.normalise import (
     normalise_name,
     normalise_postal_code,
     normalise_region_code,
+    normalise_text,
+    number_of_plain,
     parse_amount,
     parse_date,
     parse_number,
+    plain_identifier,
+    plain_number,
+    plain_text,
+    siren_of_plain,
+    siret_of_plain,
+    unescape_html,
 )
 
 
@@ -523,3 +533,92 @@ def test_match_commune_by_name_on_real_cog(shared_raw):
     # INSEE names are unique within a département even after normalisation: nothing ambiguous
     keys = cog.select(normalise_name(pl.col("commune_name")).alias("k"), "departement_code")
     assert keys.height == keys.unique().height
+
+
+# ---------------------------------------------------------------------------- text and entities
+
+ENTITIES = [
+    "Forges &amp; Fils", "d&#39;une", "d&#039;une", "L&#x27;Atelier", "&#X2019;", "&eacute;t&eacute;",
+    "&Eacute;", "&amp;lt;", "&amp", "&ampx", "&notit;", "&#0;", "&#x110000;", "&#128;", "&;",
+    "& seul", "a&&b", "&unknown;", "&nbsp;x&NBSP;", "&lt&gt", "sans entité", None, "",
+]  # fmt: skip
+
+
+def test_unescape_html_matches_html_unescape():
+    got = apply(unescape_html, ENTITIES)
+    assert got == [None if v is None else html.unescape(v) for v in ENTITIES]
+
+
+def test_unescape_html_leaves_the_source_column_alone():
+    df = pl.DataFrame({"v": ["a &amp; b", "c"]})
+    out = df.select(unescape_html(pl.col("v")).alias("u"))
+    assert df["v"].to_list() == ["a &amp; b", "c"] and out["u"].to_list() == ["a & b", "c"]
+
+
+def test_normalise_text():
+    values = [" Forges\u00a0&amp;\u202fFils ", "&nbsp;", "", None, "x\ny", "\tM&eacute;tal "]
+    assert apply(normalise_text, values) == ["Forges & Fils", None, None, None, "x\ny", "Métal"]
+
+
+# ---------------------------------------------------------------------------- fast paths
+
+
+def _random_cells(seed: int, n: int = 4000) -> list[str | None]:
+    """Cells of every shape: plain numbers and identifiers, and everything else around them."""
+    rng = np.random.default_rng(seed)
+    pieces = ["0", "1", "5", "9", "12", "552100554", "55210055400013", "356000000", " ",
+              "\u00a0", "\u202f", ",", ".", "-", "(", ")", "€", "k€", "e3", "NC", "n.c.",
+              "&amp;", "\t", "A", "é", ""]  # fmt: skip
+    cells: list[str | None] = [None, "", " ", "1 ,5", "12,", ",5", "0,0", "1 234 567,89"]
+    for _ in range(n):
+        k = int(rng.integers(1, 5))
+        cells.append("".join(rng.choice(pieces, size=k)))
+    cells += [str(int(x)) for x in rng.integers(0, 10**9, size=300)]
+    cells += [f"{int(x):09d}" for x in rng.integers(0, 10**9, size=300)]
+    cells += [f"{int(x):014d}" for x in rng.integers(0, 10**14, size=300, dtype=np.int64)]
+    cells += [f"356000000{int(x):05d}" for x in rng.integers(0, 10**5, size=200)]
+    return cells
+
+
+@pytest.mark.parametrize("decimal", [",", "."])
+@pytest.mark.parametrize("unit", ["EUR", "kEUR", "MEUR"])
+def test_number_fast_path_equals_parse_amount_on_plain_cells(decimal, unit):
+    thousands = " "
+    df = pl.DataFrame({"v": _random_cells(1)}, schema={"v": pl.String})
+    out = df.select(
+        plain_number(pl.col("v"), decimal).alias("plain"),
+        number_of_plain(pl.col("v"), decimal, unit).alias("fast"),
+        parse_amount(pl.col("v"), unit, decimal, thousands).alias("full"),
+        parse_number(pl.col("v"), decimal, thousands).alias("number"),
+        number_of_plain(pl.col("v"), decimal).alias("fast_number"),
+        is_missing_value(pl.col("v")).alias("missing"),
+    ).filter("plain")
+    assert out.height > 500
+    assert out["fast"].equals(out["full"]) and out["fast_number"].equals(out["number"])
+    assert (
+        out["missing"].to_list()
+        == df.filter(plain_number(pl.col("v"), decimal))["v"].is_null().to_list()
+    )
+
+
+def test_identifier_fast_path_equals_extract_on_plain_cells():
+    df = pl.DataFrame({"v": _random_cells(2)}, schema={"v": pl.String})
+    out = df.select(
+        plain_identifier(pl.col("v")).alias("plain"),
+        siren_of_plain(pl.col("v")).alias("fast_siren"),
+        siret_of_plain(pl.col("v")).alias("fast_siret"),
+        extract_siren(pl.col("v")).alias("siren"),
+        extract_siret(pl.col("v")).alias("siret"),
+    ).filter("plain")
+    assert out.height > 1000
+    assert out["fast_siren"].equals(out["siren"]) and out["fast_siret"].equals(out["siret"])
+    assert out["siren"].drop_nulls().len() > 100 and out["siret"].drop_nulls().len() > 10
+
+
+def test_text_fast_path_equals_normalise_text_on_plain_cells():
+    df = pl.DataFrame({"v": _random_cells(3) + ENTITIES}, schema={"v": pl.String})
+    out = df.select(
+        plain_text(pl.col("v")).alias("plain"), normalise_text(pl.col("v")).alias("full"), "v"
+    ).filter("plain")
+    assert out.height > 1000 and out["v"].equals(out["full"])
+    assert not df.select(plain_text(pl.col("v"))).to_series().all()  # "", " x", "&amp;"...

@@ -19,7 +19,7 @@ from analyse.clean.territories import MGP_EPT_SIRENS
 from analyse.reference import REGION_NAMES, RELANCE_FIRMS_INDICATOR
 from analyse.schemas import CORE_TABLES, validate
 from analyse.sources import SOURCE_PATHS
-from analyse.tables import read_core_table, read_metadata, read_quarantine_table
+from analyse.tables import read_core_table, read_metadata, read_quality, read_quarantine_table
 
 pytestmark = pytest.mark.real_data
 
@@ -31,7 +31,7 @@ def processed(real_processed: Path) -> Path:
 
 @pytest.fixture(scope="session")
 def quality(processed: Path) -> dict:
-    return json.loads((processed / "quality.json").read_text(encoding="utf-8"))
+    return read_quality(processed)  # of the current snapshot
 
 
 def table(processed: Path, name: str) -> pl.DataFrame:
@@ -102,9 +102,17 @@ def test_territories_per_phase(processed: Path) -> None:
     assert links == {1: 588, 2: 641}
 
 
-@pytest.mark.parametrize(("phase", "n_links", "n_epci"), [(1, 588, 547), (2, 641, 626)])
+@pytest.mark.parametrize(
+    ("phase", "n_links", "n_epci", "n_ept"), [(1, 588, 547, 3), (2, 641, 626, 3)]
+)
 def test_every_grouping_is_member_or_quarantined(
-    shared_raw: Path, processed: Path, quality: dict, phase: int, n_links: int, n_epci: int
+    shared_raw: Path,
+    processed: Path,
+    quality: dict,
+    phase: int,
+    n_links: int,
+    n_epci: int,
+    n_ept: int,
 ) -> None:
     expected = raw_links(shared_raw, phase)
     assert len(expected) == n_links
@@ -116,16 +124,16 @@ def test_every_grouping_is_member_or_quarantined(
     got_q = {(json.loads(r)["ti_id_raw"], json.loads(r)["siren_raw"]) for r in q["raw_json"]}
     assert not got_members & got_q
     assert got_members | got_q == expected
-    assert len(got_members) == n_epci
+    kinds = dict(members.group_by("grouping_type").len().iter_rows())
+    assert kinds == {"EPCI": n_epci, "EPT": n_ept}
     entry = quality["sources"][f"ti_phase{phase}"]
-    assert (entry["rows_in"], entry["rows_out"]) == (n_links, n_epci)
-    # EPTs are the Métropole du Grand Paris's; the rest are single communes (SIREN 21...)
-    ept = q.filter(pl.col("reason") == "ept_grand_paris")
-    assert {json.loads(r)["siren_raw"] for r in ept["raw_json"]} <= MGP_EPT_SIRENS
-    assert ept.height == 3
-    communes_q = q.filter(pl.col("reason") == "commune_siren")
-    assert all(json.loads(r)["siren_raw"].startswith("21") for r in communes_q["raw_json"])
-    assert set(q["reason"]) == {"ept_grand_paris", "commune_siren"}
+    assert (entry["rows_in"], entry["rows_out"]) == (n_links, n_epci + n_ept)
+    # the EPTs (Métropole du Grand Paris) now resolve through etalab_ept; what stays in
+    # quarantine is single communes (SIREN 21...), attributed directly when matched by name
+    ept = members.filter(pl.col("grouping_type") == "EPT")
+    assert set(ept["epci_siren"]) <= MGP_EPT_SIRENS
+    assert all(json.loads(r)["siren_raw"].startswith("21") for r in q["raw_json"])
+    assert set(q["reason"]) == {"commune_siren"}
 
 
 def test_phase1_names_align_with_sirens(processed: Path) -> None:
@@ -152,13 +160,57 @@ def test_commune_territories(processed: Path, shared_raw: Path) -> None:
     assert sizes["ti-9301"] == 19 and sizes["ti-9307"] == 5 and sizes["ti-9303"] == 1
     fos = ct.filter(pl.col("commune_insee") == "13039", pl.col("ti_phase") == 1)
     assert fos["ti_id"].to_list() == ["ti-9301"]  # Fos-sur-Mer, listed by its commune SIREN
-    # the territories without commune are those made of Grand Paris EPTs only
+    # every territory has communes: those made of Grand Paris EPTs only get the EPTs' communes
     t = table(processed, "territories")
     without = t.join(ct.select("ti_id", "ti_phase").unique(), on=["ti_id", "ti_phase"],
                      how="anti")  # fmt: skip
-    assert set(zip(without["ti_phase"], without["ti_id"], strict=True)) == {
-        (1, "ti-1101"), (1, "ti-1104"), (2, "ti-1101"), (2, "ti-1105"),
-    }  # fmt: skip
+    assert without.height == 0
+
+
+def _ept_communes_from_raw(shared_raw: Path) -> dict[str, set[str]]:
+    """EPT SIREN -> member commune codes (COG 2025), read straight from ept.json."""
+    path = shared_raw / SOURCE_PATHS["etalab_ept"]
+    if not path.is_file():
+        pytest.skip("etalab_ept not in the raw folder")
+    doc = json.loads(path.read_text(encoding="utf-8"))
+    return {e["code"]: {m["code"] for m in e["membres"]} for e in doc}
+
+
+def test_ept_members_bring_their_communes(processed: Path, quality: dict, shared_raw: Path) -> None:
+    ept = _ept_communes_from_raw(shared_raw)
+    members = table(processed, "territory_members").filter(pl.col("grouping_type") == "EPT")
+    ct = table(processed, "commune_territories")
+    for phase, ti_id, siren in members.select("ti_phase", "ti_id", "epci_siren").iter_rows():
+        got = set(ct.filter(pl.col("ti_phase") == phase, pl.col("ti_id") == ti_id)["commune_insee"])
+        assert ept[siren] <= got, (phase, ti_id)  # the territory may hold EPCIs too
+    # Boucle Nord de Seine (EPT 200057990) is territory ti-1101 of both phases, by itself
+    for phase in (1, 2):
+        boucle = ct.filter(pl.col("ti_phase") == phase, pl.col("ti_id") == "ti-1101")
+        assert set(boucle["commune_insee"]) == ept["200057990"]
+    derived = quality["derived"]
+    via_ept = sum(len(ept[s]) for s in members.filter(pl.col("ti_phase") == 1)["epci_siren"])
+    assert derived["commune_territories"]["communes_via_ept_by_phase"]["1"] == via_ept
+    assert derived["ept_communes"]["members_without_cog_2023_commune"] == []
+    assert quality["sources"]["etalab_ept"]["rows_quarantined"] == 0
+
+
+def test_population_from_etalab(processed: Path, quality: dict, shared_raw: Path) -> None:
+    path = shared_raw / SOURCE_PATHS["etalab_communes"]
+    if not path.is_file():
+        pytest.skip("etalab_communes not in the raw folder")
+    records = json.loads(path.read_text(encoding="utf-8"))
+    population = {r["code"]: r.get("population") for r in records
+                  if r["type"] == "commune-actuelle"}  # fmt: skip
+    communes = table(processed, "communes")
+    got = dict(communes.select("commune_insee", "population").iter_rows())
+    assert all(got[c] == population.get(c) for c in got)
+    coverage = quality["derived"]["communes_population"]
+    missing = sorted(c for c in got if c not in population)
+    assert coverage["not_communes_in_2025_codes"] == missing
+    assert coverage["with_population"] == communes.height - len(missing)
+    assert len(missing) < 100  # communes merged since the COG 2023
+    assert got["75056"] == population["75056"] and got["93059"] is None
+    assert quality["sources"]["etalab_communes"]["rows_quarantined"] == 0
 
 
 def test_territory_shapes_are_light_and_well_formed(processed: Path) -> None:

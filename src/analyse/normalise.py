@@ -15,20 +15,28 @@ Conventions on French data handled here:
   invalid (``null``), whereas an amount in that form is a valid number;
 * spaces as thousands separators, including non-breaking (U+00A0) and narrow non-breaking
   (U+202F) spaces; decimal commas; units written in the cell (``"12 k€"``);
-* day-first dates (``"23/03/2021"``), Excel serial day numbers (``"44278"``) and ISO datetimes.
+* day-first dates (``"23/03/2021"``), Excel serial day numbers (``"44278"``) and ISO datetimes;
+* HTML entities left by web exports (``"&amp;"``, ``"&#39;"``, ``"&eacute;"``): :func:`unescape_html`.
 
 Performance: each function evaluates its input expression once (intermediate values are bound
 as struct fields, see ``_let``), so the functions compose without the expression tree, and the
 work, growing with every nesting. On a million rows each costs from a tenth of a second (codes)
-to about a second (amounts) per core.
+to about a second (amounts) per core. Columns that are mostly unique (identifiers, amounts) have
+a *fast path* (``plain_*`` tests and ``*_of_plain`` expressions): a cheap test picks the cells
+written plainly (``"104 261,5"``, ``"55210055400013"``), for which a cheap expression gives
+exactly what the full normaliser gives; only the other cells need the full one (see
+:func:`analyse.clean.projects.clean_fund_frame`).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
+import re
 from collections.abc import Sequence
 from typing import Literal
 
+import numpy as np
 import polars as pl
 
 __all__ = [
@@ -53,9 +61,17 @@ __all__ = [
     "normalise_name",
     "normalise_postal_code",
     "normalise_region_code",
+    "normalise_text",
     "parse_amount",
     "parse_date",
     "parse_number",
+    "plain_identifier",
+    "plain_number",
+    "plain_text",
+    "siren_of_plain",
+    "siret_of_plain",
+    "number_of_plain",
+    "unescape_html",
 ]
 
 AmountUnit = Literal["EUR", "kEUR", "MEUR"]
@@ -247,11 +263,6 @@ def clean_digits(expr: pl.Expr) -> pl.Expr:
     return s.str.replace_all(_ID_SEPARATORS, "").str.extract(r"^([0-9]+)$", 1)
 
 
-def _digit(v: pl.Expr, position: int) -> pl.Expr:
-    """Digit of integer ``v`` at ``position`` from the right (0 = units)."""
-    return (v // (10**position)) % 10
-
-
 def _luhn_of_chunk(value: int, doubled_first: bool) -> int:
     total = 0
     for position in range(3):
@@ -264,24 +275,44 @@ def _luhn_of_chunk(value: int, doubled_first: bool) -> int:
 
 #: Luhn sums of every 3-digit chunk, when its units digit is kept / doubled.
 _LUHN_CHUNK = {
-    doubled: pl.Series([_luhn_of_chunk(x, doubled) for x in range(1000)], dtype=pl.Int64)
+    doubled: np.array([_luhn_of_chunk(x, doubled) for x in range(1000)], dtype=np.int64)
     for doubled in (False, True)
 }
+#: Digit sums of every 3-digit chunk.
+_DIGIT_SUM_CHUNK = np.array([sum(map(int, f"{x:03d}")) for x in range(1000)], dtype=np.int64)
+
+
+def _chunk_sums(values: pl.Series, tables: tuple[np.ndarray, ...]) -> pl.Series:
+    """Sum over the 3-digit chunks of non-negative integers of ``tables[k][chunk k]`` (numpy)."""
+    v = values.cast(pl.Int64).fill_null(0).to_numpy()
+    total = np.zeros(len(v), dtype=np.int64)
+    for k, table in enumerate(tables):
+        total += table[(v // 1000**k) % 1000]
+    out = pl.Series(values.name, total)
+    if values.null_count():
+        out = pl.select(pl.when(values.is_not_null()).then(out)).to_series()
+    return out
+
+
+def _chunked(v: pl.Expr, tables: tuple[np.ndarray, ...]) -> pl.Expr:
+    return v.map_batches(
+        lambda s: _chunk_sums(s, tables), return_dtype=pl.Int64, is_elementwise=True
+    )
+
+
+def _digit_sum(v: pl.Expr, length: int) -> pl.Expr:
+    """Sum of the digits of integer ``v`` over ``length`` digits (3-digit chunks, lookup table)."""
+    return _chunked(v, (_DIGIT_SUM_CHUNK,) * ((length + 2) // 3))
 
 
 def _luhn_total(v: pl.Expr, length: int) -> pl.Expr:
     """Luhn sum of integer ``v`` over ``length`` digits (leading zeros do not change it).
 
     Every second digit from the right is doubled (minus 9 when above 9). The sum is taken over
-    3-digit chunks with a lookup table: 5 lookups instead of 14 digit extractions for a SIRET.
+    3-digit chunks with lookup tables (numpy): 5 lookups instead of 14 digit extractions for a
+    SIRET, and no Python loop over rows.
     """
-    total: pl.Expr | None = None
-    for k in range((length + 2) // 3):
-        chunk = (v // (1000**k)) % 1000
-        part = pl.lit(_LUHN_CHUNK[(3 * k) % 2 == 1]).gather(chunk)
-        total = part if total is None else total + part
-    assert total is not None
-    return total
+    return _chunked(v, tuple(_LUHN_CHUNK[(3 * k) % 2 == 1] for k in range((length + 2) // 3)))
 
 
 def _digits_value(s: pl.Expr) -> pl.Expr:
@@ -338,7 +369,7 @@ def is_valid_siret(expr: pl.Expr) -> pl.Expr:
     La Poste (SIREN 356000000) numbers its establishments beyond what Luhn allows: its SIRETs are
     valid when the sum of their 14 digits is a multiple of 5 (INSEE rule), and are accepted.
     """
-    digit_sum = sum((_digit(F("v"), p) for p in range(1, 14)), _digit(F("v"), 0))
+    digit_sum = _digit_sum(F("v"), 14)
     return _let(
         {"s": expr.cast(pl.String)},
         [
@@ -423,6 +454,37 @@ def extract_siret(expr: pl.Expr, *, validate: bool = True) -> pl.Expr:
         [pl.when(is_valid_siret(F("siret"))).then(F("siret")).alias("out")],
         out="out",
     )
+
+
+def plain_identifier(expr: pl.Expr) -> pl.Expr:
+    """True for a cell that is null or exactly 9 or 14 digits (a SIREN or SIRET written plainly).
+
+    On those cells :func:`siren_of_plain` / :func:`siret_of_plain` equal :func:`extract_siren` /
+    :func:`extract_siret`.
+    """
+    s = expr.cast(pl.String)
+    return s.is_null() | s.str.contains(r"^(?:[0-9]{9}|[0-9]{14})$")
+
+
+def _plain_luhn(s: pl.Expr, length: int) -> pl.Expr:
+    """Luhn check of digit strings known to hold ``length`` digits."""
+    value = s.str.to_integer(strict=False, dtype=pl.Int64)
+    return (_luhn_total(value, length) % 10 == 0).fill_null(False)
+
+
+def siren_of_plain(expr: pl.Expr) -> pl.Expr:
+    """:func:`extract_siren` (validated) of a cell that passes :func:`plain_identifier`."""
+    siren = expr.cast(pl.String).str.slice(0, 9)
+    return pl.when((siren != "000000000") & _plain_luhn(siren, 9)).then(siren)
+
+
+def siret_of_plain(expr: pl.Expr) -> pl.Expr:
+    """:func:`extract_siret` (validated) of a cell that passes :func:`plain_identifier`."""
+    s = expr.cast(pl.String)
+    value = s.str.to_integer(strict=False, dtype=pl.Int64)
+    la_poste = s.str.starts_with(LA_POSTE_SIREN) & (_digit_sum(value, 14) % 5 == 0)
+    ok = (s.str.len_bytes() == 14) & ~s.str.starts_with("000000000")
+    return pl.when(ok & (_plain_luhn(s, 14) | la_poste.fill_null(False))).then(s)
 
 
 # --------------------------------------------------------------------------------------------
@@ -577,6 +639,30 @@ def parse_number(expr: pl.Expr, decimal: str = ",", thousands: str = " ") -> pl.
     return _parse_number_core(expr, thousands=thousands, with_units=False, unit="EUR")
 
 
+def plain_number(expr: pl.Expr, decimal: str = ",") -> pl.Expr:
+    """True for a cell that is null or written plainly: digits, spaces (ordinary, no-break,
+    narrow no-break) between them, and at most one ``decimal`` mark followed by digits
+    (``"104 261,5"``). On those cells :func:`number_of_plain` equals :func:`parse_amount` /
+    :func:`parse_number`: no sign, unit, marker, grouping question or missing value."""
+    if decimal not in {",", "."}:
+        raise ValueError(f"decimal must be ',' or '.', got {decimal!r}")
+    pattern = rf"^[0-9][0-9 \u00a0\u202f]*(?:{re.escape(decimal)}[0-9]+)?$"
+    s = expr.cast(pl.String)
+    return s.is_null() | s.str.contains(pattern)
+
+
+def number_of_plain(expr: pl.Expr, decimal: str = ",", unit: AmountUnit = "EUR") -> pl.Expr:
+    """The value of a cell that passes :func:`plain_number`, in euros for ``unit`` (Float64).
+
+    ``unit="EUR"`` for unitless numbers (jobs). Null stays null. Other cells give null or a
+    wrong value: use only on plain cells.
+    """
+    s = expr.cast(pl.String).str.replace_all(r"[ \u00a0\u202f]", "")
+    if decimal != ".":
+        s = s.str.replace(decimal, ".", literal=True)
+    return s.cast(pl.Float64, strict=False) * pl.lit(UNIT_FACTORS[unit])
+
+
 # --------------------------------------------------------------------------------------------
 # Dates
 # --------------------------------------------------------------------------------------------
@@ -622,6 +708,52 @@ def parse_date(
         [pl.coalesce(candidates).alias("out")],
         out="out",
     )
+
+
+# --------------------------------------------------------------------------------------------
+# Text
+# --------------------------------------------------------------------------------------------
+
+
+def _unescape_series(s: pl.Series) -> pl.Series:
+    """:func:`html.unescape` on the cells holding ``&`` (each distinct one decoded once)."""
+    s = s.cast(pl.String)
+    has_amp = s.str.contains("&", literal=True).fill_null(False)
+    if not has_amp.any():
+        return s
+    at = has_amp.arg_true()
+    values = s.gather(at)
+    decoded = {v: html.unescape(v) for v in values.unique().to_list()}
+    return s.scatter(at, values.replace_strict(decoded, return_dtype=pl.String))
+
+
+def unescape_html(expr: pl.Expr) -> pl.Expr:
+    """Decode every HTML entity of a text cell, as :func:`html.unescape` does.
+
+    Named (``&eacute;``, ``&amp;``, legacy ones without ``;`` such as ``&amp``), decimal
+    (``&#233;``) and hexadecimal (``&#xE9;``) references; one pass (``"&amp;lt;"`` gives
+    ``"&lt;"``). Only cells containing ``&`` are decoded (in Python, once per distinct value),
+    so a column without entities costs one vectorised scan.
+    """
+    return expr.map_batches(_unescape_series, return_dtype=pl.String, is_elementwise=True)
+
+
+def normalise_text(expr: pl.Expr) -> pl.Expr:
+    """Free text as read by a person: HTML entities decoded, no-break spaces made ordinary
+    spaces, spaces of every kind trimmed at both ends, blank -> null."""
+    s = unescape_html(expr.cast(pl.String)).str.replace_all(r"[\u00a0\u202f]", " ")
+    s = s.str.strip_chars()
+    return pl.when(s.str.len_bytes() > 0).then(s)
+
+
+def plain_text(expr: pl.Expr) -> pl.Expr:
+    """True for a cell that :func:`normalise_text` leaves as it is (or null).
+
+    Not blank, no space at either end, no no-break space, no ``&``.
+    """
+    s = expr.cast(pl.String)
+    trivial = ~s.str.contains(r"^\s|\s$|[\u00a0\u202f&]") & (s.str.len_bytes() > 0)
+    return s.is_null() | trivial
 
 
 # --------------------------------------------------------------------------------------------

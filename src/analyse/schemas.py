@@ -25,6 +25,11 @@ COMMUNES: Schema = {
     "departement_code": pl.String,
     "region_code": pl.String,
     "ze2020_code": pl.String,
+    # population légale (INSEE, via Etalab's découpage administratif, COG 2025) matched on the
+    # commune code; null for a COG 2023 code that is no longer a commune in 2025 (merged since);
+    # for a commune that absorbed others since 2023 it counts the 2025 perimeter (quality.json
+    # lists both cases)
+    "population": pl.Int64,
     "is_synthetic": pl.Boolean,
 }
 
@@ -52,20 +57,24 @@ TERRITORIES: Schema = {
     "ti_name": pl.String,
     "region_code": pl.String,
     "n_groupings": pl.Int32,  # member groupings as published
-    "n_epci_resolved": pl.Int32,  # of which resolved to a COG EPCI
+    "n_epci_resolved": pl.Int32,  # of which resolved (a COG EPCI or a Grand Paris EPT)
     "is_synthetic": pl.Boolean,
 }
 
-#: Territory -> member grouping resolved to a COG EPCI (unresolved ones are quarantined).
+#: Territory -> member grouping resolved to a COG EPCI, or to an établissement public
+#: territorial of the Métropole du Grand Paris whose communes are known (unresolved ones are
+#: quarantined).
 TERRITORY_MEMBERS: Schema = {
     "ti_id": pl.String,
     "ti_phase": pl.Int8,
-    "epci_siren": pl.String,
+    "epci_siren": pl.String,  # SIREN of the EPCI (or of the EPT)
     "grouping_name": pl.String,  # as published by ANCT
+    "grouping_type": pl.String,  # "EPCI" (à fiscalité propre, in the COG) or "EPT"
     "is_synthetic": pl.Boolean,
 }
 
-#: Commune -> territory, per phase (communes outside every territory of a phase are absent).
+#: Commune -> territory, per phase (communes outside every territory of a phase are absent):
+#: through the commune's EPCI, through an EPT member of the territory, or listed directly.
 COMMUNE_TERRITORIES: Schema = {
     "commune_insee": pl.String,
     "ti_phase": pl.Int8,

@@ -17,6 +17,7 @@ from typing import Any
 import polars as pl
 
 from analyse.errors import InputFileError
+from analyse.normalise import unescape_html
 from analyse.quarantine import ROW_COL
 
 
@@ -231,8 +232,12 @@ def _first_ragged_line(text: str, separator: str) -> tuple[int | None, int, int]
     return None, 0, len(header)
 
 
-def read_geojson_features(path: Path, expected: Sequence[str]) -> list[dict[str, Any]]:
-    """Features of a GeoJSON FeatureCollection whose properties hold ``expected`` names."""
+def read_geojson_features(path: Path) -> list[Any]:
+    """Features of a GeoJSON FeatureCollection (the file as a whole must be one).
+
+    Features are not checked one by one: :func:`feature_problems` says which lack a property,
+    so that a cleaner can quarantine those and keep the others.
+    """
     path = check_file(path)
     text = decode_utf8(path)
     try:
@@ -246,24 +251,32 @@ def read_geojson_features(path: Path, expected: Sequence[str]) -> list[dict[str,
         ) from exc
     if not isinstance(doc, dict) or doc.get("type") != "FeatureCollection":
         found = doc.get("type") if isinstance(doc, dict) else type(doc).__name__
-        raise InputFileError(path, "a GeoJSON FeatureCollection", found=repr(found))
+        raise InputFileError(path, "a GeoJSON FeatureCollection", found=repr(found)[:80])
     features = doc.get("features")
     if not isinstance(features, list):
         raise InputFileError(path, "a 'features' list", found=type(features).__name__)
+    return features
+
+
+def feature_properties(feature: Any) -> dict[str, Any]:
+    """The properties of a feature, ``{}`` when it has none (or is not a feature)."""
+    props = feature.get("properties") if isinstance(feature, dict) else None
+    return props if isinstance(props, dict) else {}
+
+
+def feature_problems(features: Sequence[Any], expected: Sequence[str]) -> dict[int, str]:
+    """1-based position -> first of ``expected`` missing from that feature's properties
+    (``"properties"`` when the feature has no properties object)."""
+    problems: dict[int, str] = {}
     for i, feature in enumerate(features, start=1):
         props = feature.get("properties") if isinstance(feature, dict) else None
         if not isinstance(props, dict):
-            raise InputFileError(path, "a feature with properties", row=i, found=repr(props)[:80])
+            problems[i] = "properties"
+            continue
         missing = [c for c in expected if c not in props]
         if missing:
-            raise InputFileError(
-                path,
-                f"feature properties {list(expected)}",
-                row=i,
-                column=missing[0],
-                found=f"properties {sorted(props)}",
-            )
-    return features
+            problems[i] = missing[0]
+    return problems
 
 
 def pad_digits(expr: pl.Expr, width: int) -> pl.Expr:
@@ -277,8 +290,9 @@ def pad_digits(expr: pl.Expr, width: int) -> pl.Expr:
 
 
 def clean_text(expr: pl.Expr) -> pl.Expr:
-    """Trim whitespace (non-breaking spaces included); empty strings become null."""
-    s = expr.str.replace_all("\u00a0", " ").str.strip_chars()
+    """Decode HTML entities (:func:`analyse.normalise.unescape_html`), trim whitespace
+    (non-breaking spaces included); empty strings become null."""
+    s = unescape_html(expr).str.replace_all("\u00a0", " ").str.strip_chars()
     return pl.when(s == "").then(None).otherwise(s)
 
 

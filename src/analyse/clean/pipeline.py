@@ -34,7 +34,13 @@ import polars as pl
 
 from analyse import __version__
 from analyse.clean._readers import CleanResult, SourceStats
-from analyse.clean.geography import read_geography
+from analyse.clean.geography import (
+    add_population,
+    ept_communes,
+    read_etalab_communes,
+    read_etalab_ept,
+    read_geography,
+)
 from analyse.clean.labour import read_unemployment_ze
 from analyse.clean.relance import read_relance_counts
 from analyse.clean.territories import (
@@ -64,6 +70,11 @@ MANIFEST_FILE = "manifest.json"
 OPTIONAL_SOURCES: frozenset[str] = frozenset(
     {"fund_projects", "fund_mapping", "mef_plan_de_relance"}
 )
+#: Sources copied into the snapshot for the reports, not cleaned (``build_core_tables`` does
+#: not need them).
+COPIED_SOURCES: frozenset[str] = frozenset(
+    {"published_announcements", "published_milestones", "outlines"}
+)
 #: Core table fed by each optional data source.
 OPTIONAL_TABLES = {"fund_projects": "projects", "mef_plan_de_relance": "relance_projects"}
 #: Which quarantine tables hold the rows of each source.
@@ -82,6 +93,8 @@ QUARANTINE_TABLES_OF_SOURCE: dict[str, list[str]] = {
     "typo_ruralite": ["commune_typologies"],
     "fund_projects": ["projects"],
     "mef_plan_de_relance": ["relance_projects"],
+    "etalab_communes": ["communes"],
+    "etalab_ept": ["territory_members"],
 }
 
 
@@ -127,7 +140,8 @@ def check_raw_dir(raw_dir: Path) -> dict[str, Path]:
     xlsx = paths["fund_projects"].with_suffix(".xlsx")
     if not paths["fund_projects"].is_file() and xlsx.is_file():
         paths["fund_projects"] = xlsx
-    missing = [f"{sid} ({paths[sid]})" for sid in required_sources() if not paths[sid].is_file()]
+    cleaned = [sid for sid in required_sources() if sid not in COPIED_SOURCES]
+    missing = [f"{sid} ({paths[sid]})" for sid in cleaned if not paths[sid].is_file()]
     if missing:
         raise FileNotFoundError(
             f"{len(missing)} required raw file(s) missing under {raw_dir}: {'; '.join(missing)}. "
@@ -249,12 +263,34 @@ def _clean_optional_projects(
     return tables, quarantine, entries
 
 
+def _read_geography(
+    paths: dict[str, Path], synthetic: bool, timings: dict[str, float]
+) -> tuple[list[CleanResult], pl.DataFrame, dict[str, Any]]:
+    """COG 2023 geography with Etalab's population légale, and the COG 2023 communes of each
+    Grand Paris EPT: ``(results, ept_members, derived quality)``; the first result holds
+    ``communes`` (population filled), ``epci`` and ``zones``."""
+    start = time.perf_counter()
+    geo = read_geography(paths["cog_epci"], paths["cog_ze2020"], is_synthetic=synthetic)
+    etalab = read_etalab_communes(paths["etalab_communes"])
+    ept = read_etalab_ept(paths["etalab_ept"])
+    geo.tables["communes"], population = add_population(
+        geo.tables["communes"], etalab["etalab_communes"]
+    )
+    members, ept_coverage = ept_communes(
+        ept["ept_members"], geo.tables["communes"], etalab["etalab_communes"]
+    )
+    timings["geography"] = round(time.perf_counter() - start, 3)
+    derived = {"communes_population": population, "ept_communes": ept_coverage}
+    return [geo, etalab, ept], members, derived
+
+
 def _read_phase1(
     paths: dict[str, Path],
     epci: pl.DataFrame,
     communes: pl.DataFrame,
     synthetic: bool,
     timings: dict[str, float],
+    ept_members: pl.DataFrame | None = None,
 ) -> list[CleanResult]:
     """Phase-1 territories: from ANCT's grouping CSV when present (shapes from the GeoJSON),
     else from the GeoJSON alone. The first result holds ``territories``, ``territory_members``,
@@ -263,7 +299,13 @@ def _read_phase1(
     csv_path = paths.get("ti_phase1_groupings")
     if csv_path is not None and csv_path.is_file():
         members = read_ti_groupings_csv(
-            csv_path, 1, epci, communes, source_id="ti_phase1_groupings", is_synthetic=synthetic
+            csv_path,
+            1,
+            epci,
+            communes,
+            source_id="ti_phase1_groupings",
+            is_synthetic=synthetic,
+            ept_members=ept_members,
         )
         shapes = read_ti_shapes(
             paths["ti_phase1"],
@@ -275,7 +317,11 @@ def _read_phase1(
         members.tables["territory_shapes"] = shapes["territory_shapes"]
         out = [members, shapes]
     else:
-        out = [read_ti_phase1(paths["ti_phase1"], epci, communes, is_synthetic=synthetic)]
+        out = [
+            read_ti_phase1(
+                paths["ti_phase1"], epci, communes, is_synthetic=synthetic, ept_members=ept_members
+            )
+        ]
     timings["ti_phase1"] = round(time.perf_counter() - start, 3)
     return out
 
@@ -295,14 +341,19 @@ def build_core_tables(
         timings[name] = round(time.perf_counter() - start, 3)
         return out
 
-    geo = timed(
-        "geography", read_geography, paths["cog_epci"], paths["cog_ze2020"], is_synthetic=synthetic
-    )
+    geo_results, ept_members, geo_derived = _read_geography(paths, synthetic, timings)
+    geo = geo_results[0]
     communes, epci = geo["communes"], geo["epci"]
-    ti1_results = _read_phase1(paths, epci, communes, synthetic, timings)
+    ti1_results = _read_phase1(paths, epci, communes, synthetic, timings, ept_members)
     ti1 = ti1_results[0]
     ti2 = timed(
-        "ti_phase2", read_ti_phase2, paths["ti_phase2"], epci, communes, is_synthetic=synthetic
+        "ti_phase2",
+        read_ti_phase2,
+        paths["ti_phase2"],
+        epci,
+        communes,
+        is_synthetic=synthetic,
+        ept_members=ept_members,
     )
     labour = timed("labour", read_unemployment_ze, paths["unemployment_ze"], is_synthetic=synthetic)
     relance = timed(
@@ -321,7 +372,7 @@ def build_core_tables(
         paths["typo_ruralite"],
         is_synthetic=synthetic,
     )
-    results = [geo, *ti1_results, ti2, labour, relance, typo]
+    results = [*geo_results, *ti1_results, ti2, labour, relance, typo]
 
     members = pl.concat([ti1["territory_members"], ti2["territory_members"]])
     commune_members = pl.concat([ti1["commune_members"], ti2["commune_members"]])
@@ -377,7 +428,15 @@ def build_core_tables(
     quarantine.update(opt_quarantine)
     sources.update(opt_entries)
 
-    direct = commune_members.group_by("ti_phase").len().sort("ti_phase")
+    via = pl.when(pl.col("via") == "commune").then(pl.lit("direct")).otherwise(pl.lit("ept"))
+    by_phase = {
+        kind: {
+            str(p): int(n) for p, n in part.group_by("ti_phase").len().sort("ti_phase").iter_rows()
+        }
+        for kind, part in commune_members.with_columns(via.alias("_kind"))
+        .partition_by("_kind", as_dict=True, include_key=False)
+        .items()
+    }
     quality: dict[str, Any] = {
         "synthetic": synthetic,
         "sources": sources,
@@ -386,11 +445,11 @@ def build_core_tables(
         "derived": {
             "commune_territories": {
                 "rows": commune_territories.height,
-                "communes_listed_directly_by_phase": {
-                    str(p): int(n) for p, n in direct.iter_rows()
-                },
+                "communes_listed_directly_by_phase": by_phase.get(("direct",), {}),
+                "communes_via_ept_by_phase": by_phase.get(("ept",), {}),
                 "links_set_aside_commune_in_several_territories": ct_quarantine.height,
-            }
+            },
+            **geo_derived,
         },
         "timings_s": timings,
     }

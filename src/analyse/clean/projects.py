@@ -14,7 +14,10 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -38,9 +41,16 @@ from analyse.normalise import (
     normalise_departement_code,
     normalise_name,
     normalise_postal_code,
+    normalise_text,
+    number_of_plain,
     parse_amount,
     parse_date,
     parse_number,
+    plain_identifier,
+    plain_number,
+    plain_text,
+    siren_of_plain,
+    siret_of_plain,
 )
 from analyse.quarantine import ROW_COL, Rule, partition
 from analyse.schemas import PROJECTS, QUARANTINE, RELANCE_PROJECTS, conform
@@ -48,12 +58,13 @@ from analyse.schemas import PROJECTS, QUARANTINE, RELANCE_PROJECTS, conform
 #: Quarantine reasons of :func:`clean_fund_projects` (first failing rule of a row wins).
 FUND_REASONS: dict[str, str] = {
     "invalid_siren": "siren_or_siret empty, not 9/14 digits, scientific notation or bad checksum",
-    "missing_amount": "aid_eur or investment_eur empty",
+    "missing_amount": "aid_eur or investment_eur empty or a no-value marker such as 'n.c.' "
+    "(the marker in detail)",
     "unparsable_amount": "an amount column holds text that is not a number (raw value in detail)",
     "unparsable_number": "a jobs column holds text that is not a number (raw value in detail)",
     "negative_amount": "an amount is negative",
     "negative_number": "a jobs count is negative",
-    "missing_date": "decision_date empty",
+    "missing_date": "decision_date empty or a no-value marker (the marker in detail)",
     "unparsable_date": "decision_date in none of the mapping's date formats",
     "aid_exceeds_investment": "aid_eur greater than investment_eur (which includes the aid)",
     "invalid_firm_size": "firm_size not TPE/PME/ETI/GE and not recoded by firm_size_values",
@@ -67,6 +78,9 @@ FUND_REASONS: dict[str, str] = {
 #: Quarantine reasons of :func:`clean_relance_projects`.
 RELANCE_REASONS: dict[str, str] = {
     "unidentified_firm": "no valid SIREN/SIRET and no firm name",
+    "invalid_siren": "siren given but not a SIREN/SIRET with a valid checksum (raw value in "
+    "detail); a SIRET whose first nine digits are a valid SIREN is accepted",
+    "duplicate_project": "exact copy of an earlier line (the first one is kept; detail names it)",
     "unknown_departement": "département code (or postal code) not a COG département",
 }
 
@@ -194,7 +208,23 @@ def _drop_blank_rows(df: pl.DataFrame) -> pl.DataFrame:
     return df.filter(~pl.all_horizontal(pl.col(values).is_null()))
 
 
+_CSV_OPTIONS = {
+    "has_header": True,
+    "infer_schema": False,
+    "quote_char": '"',
+    "truncate_ragged_lines": False,
+    "raise_if_empty": True,
+}
+
+
 def _read_csv(path: Path, *, encoding: str, separator: str, skip_rows: int) -> pl.DataFrame:
+    """Every cell as text, ``_row`` = line number. UTF-8 files are read by Polars straight from
+    disk (it checks the encoding); any problem sends them the careful way, which decodes the
+    whole file in Python to name the offending line."""
+    if encoding in {"utf-8", "utf-8-sig"}:
+        df = _read_utf8_csv(path, separator=separator, skip_rows=skip_rows)
+        if df is not None:
+            return _number_lines(df, skip_rows, _count_lines(path))
     data = path.read_bytes()
     text = _decode(data, encoding, path)
     if encoding in {"utf-8", "utf-8-sig"}:
@@ -205,14 +235,7 @@ def _read_csv(path: Path, *, encoding: str, separator: str, skip_rows: int) -> p
         raise InputFileError(path, "a header line", row=skip_rows + 1, found="an empty file")
     try:
         df = pl.read_csv(
-            io.BytesIO(payload),
-            separator=separator,
-            has_header=True,
-            skip_lines=skip_rows,
-            infer_schema=False,
-            quote_char='"',
-            truncate_ragged_lines=False,
-            raise_if_empty=True,
+            io.BytesIO(payload), separator=separator, skip_lines=skip_rows, **_CSV_OPTIONS
         )
     except (pl.exceptions.ComputeError, pl.exceptions.NoDataError) as exc:
         ragged = _first_ragged_row(text, separator, skip_rows)
@@ -227,12 +250,40 @@ def _read_csv(path: Path, *, encoding: str, separator: str, skip_rows: int) -> p
         raise InputFileError(
             path, f"CSV separated by {separator!r}", found=str(exc).split("\n")[0]
         ) from exc
+    n_lines = payload.count(b"\n") + (0 if payload.endswith(b"\n") else 1)
+    return _number_lines(df, skip_rows, n_lines)
+
+
+def _read_utf8_csv(path: Path, *, separator: str, skip_rows: int) -> pl.DataFrame | None:
+    """The file read by Polars from disk, or None when anything looks wrong (see _read_csv)."""
+    with path.open("rb") as handle:  # Polars checks neither skipped lines nor the header
+        head = b"".join(handle.readline() for _ in range(skip_rows + 1))
+    try:
+        head.decode("utf-8")
+        df = pl.read_csv(path, separator=separator, skip_lines=skip_rows, **_CSV_OPTIONS)
+    except (UnicodeDecodeError, pl.exceptions.PolarsError):
+        return None
+    return df if df.height else None
+
+
+def _count_lines(path: Path, chunk_bytes: int = 1 << 24) -> int:
+    """Lines of a file (a last line without end counted), read in chunks (bounded memory)."""
+    n, last = 0, b"\n"
+    with path.open("rb") as handle:
+        while chunk := handle.read(chunk_bytes):
+            n += chunk.count(b"\n")
+            last = chunk[-1:]
+    return n + (0 if last == b"\n" else 1)
+
+
+def _number_lines(df: pl.DataFrame, skip_rows: int, n_lines: int) -> pl.DataFrame:
+    """Stripped headers, ``_row`` (line of each record: values spanning several lines shift the
+    following ones), blank rows dropped."""
     df = _strip_headers(df)
     header_line = skip_rows + 1
     df = df.with_row_index(ROW_COL).with_columns(
         (pl.col(ROW_COL).cast(pl.Int64) + header_line + 1).alias(ROW_COL)
     )
-    n_lines = payload.count(b"\n") + (0 if payload.endswith(b"\n") else 1)
     if n_lines != header_line + df.height and df.width > 1:
         # quoted values spanning several lines: shift the following rows' line numbers
         values = [c for c in df.columns if c != ROW_COL]
@@ -366,13 +417,36 @@ def _resolve_headers(
 
 
 def _text(expr: pl.Expr) -> pl.Expr:
-    """Trimmed text, blank -> null."""
-    s = expr.cast(pl.String).str.replace_all(r"[\u00a0\u202f]", " ").str.strip_chars()
-    return s.str.extract(r"(?s)^(.+)$", 1)
+    """Trimmed text with HTML entities decoded, blank -> null (:func:`normalise_text`)."""
+    return normalise_text(expr)
 
 
 def _quoted(expr: pl.Expr) -> pl.Expr:
     return pl.concat_str(pl.lit("'"), expr.fill_null(""), pl.lit("'"))
+
+
+def _missing_detail(raw: str | pl.Expr) -> pl.Expr:
+    """Detail of an empty cell: ``"empty"``, or the marker written (``"'n.c.': no-value
+    marker"``), so that the quarantine names what the file says."""
+    raw = pl.col(raw) if isinstance(raw, str) else raw
+    blank = raw.str.strip_chars().fill_null("") == ""
+    return (
+        pl.when(blank)
+        .then(pl.lit("empty"))
+        .otherwise(pl.concat_str(_quoted(raw), pl.lit(": no-value marker")))
+    )
+
+
+def _identifier_detail(raw_id: pl.Expr) -> pl.Expr:
+    """Detail of an identifier cell that holds no valid SIREN/SIRET (raw value quoted)."""
+    scientific = raw_id.str.contains(r"(?i)^[0-9.,]+e[+-]?[0-9]+$").fill_null(False)
+    return (
+        pl.when(scientific)
+        .then(pl.concat_str(_quoted(raw_id), pl.lit(": scientific notation, digits lost")))
+        .otherwise(
+            pl.concat_str(_quoted(raw_id), pl.lit(": not a SIREN/SIRET with a valid checksum"))
+        )
+    )
 
 
 def _firm_size(expr: pl.Expr, extra: dict[str, str]) -> pl.Expr:
@@ -403,25 +477,175 @@ def _territory_columns(commune_territories: pl.DataFrame) -> pl.DataFrame:
     return wide
 
 
-#: Below this many rows, values are always normalised per distinct value (see _map_distinct).
+#: Below this many rows, values are always normalised per distinct value (see _normalise_column).
 _DISTINCT_MIN_ROWS = 10_000
 
 
-def _map_distinct(df: pl.DataFrame, column: str, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
-    """Columns ``exprs`` (functions of ``column`` only), computed once per distinct value.
+@dataclass(frozen=True)
+class _FastPath:
+    """Cells for which cheap expressions give exactly what the full ones give.
 
-    For columns with few distinct values (dates, codes, labels, jobs) this replaces millions of
-    string operations by a few thousand and one narrow join. When most values are distinct
-    (amounts, identifiers) the expressions are applied directly. Returns only the new columns,
-    in the row order of ``df``.
+    ``plain`` tells those cells apart; ``exprs`` has the keys and dtypes of the full expressions.
+    Both are functions of the one input column (see the ``plain_*`` helpers of
+    :mod:`analyse.normalise`).
     """
-    keys = df.select(column)
-    if df.height > _DISTINCT_MIN_ROWS and keys.get_column(column).n_unique() > df.height // 4:
-        return keys.select(e.alias(n) for n, e in exprs.items())
+
+    plain: pl.Expr
+    exprs: dict[str, pl.Expr]
+
+
+def _mostly_distinct(keys: pl.DataFrame) -> bool:
+    """Most rows distinct (normalising each distinct value once would not pay), judged on an
+    evenly spread sample of about :data:`_DISTINCT_MIN_ROWS` rows (counting distinct strings
+    over millions of rows costs more than normalising them); always false below that many rows.
+    Either answer gives the same result, only the time differs."""
+    n_rows = keys.height
+    if n_rows <= _DISTINCT_MIN_ROWS:
+        return False
+    sample = keys.gather_every(max(1, n_rows // max(1, _DISTINCT_MIN_ROWS)))
+    sample = sample.filter(~pl.all_horizontal(pl.all().is_null()))
+    if sample.height == 0:
+        return False
+    # a sample of m rows drawn from D distinct ones holds about D * (1 - exp(-m / D)) of them:
+    # 90 % distinct in the sample means D above about 5 m
+    return sample.n_unique() > 0.9 * sample.height
+
+
+def _per_distinct(keys: pl.DataFrame, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
+    columns = keys.columns
     distinct = keys.unique().with_columns(e.alias(n) for n, e in exprs.items())
-    return keys.join(distinct, on=column, how="left", nulls_equal=True, maintain_order="left").drop(
-        column
+    return keys.join(
+        distinct, on=columns, how="left", nulls_equal=True, maintain_order="left"
+    ).drop(columns)
+
+
+def _normalise_column(
+    df: pl.DataFrame,
+    columns: str | list[str],
+    exprs: dict[str, pl.Expr],
+    fast: _FastPath | None = None,
+) -> pl.DataFrame:
+    """Columns ``exprs`` (functions of ``columns`` only), in the row order of ``df``, computed
+    cheaply.
+
+    * few distinct values (dates, codes, labels, jobs; or a few distinct combinations of
+      columns that go together, such as commune code, name, département and postal code): once
+      per distinct value, then one narrow join -- a few thousand string operations instead of
+      millions;
+    * mostly distinct values (identifiers, amounts) with a ``fast`` path (one column): the cheap
+      expressions on every cell, the full ones only on the cells that are not plain (scattered
+      back);
+    * otherwise the full expressions on every cell.
+
+    The result is the same whichever way is taken (tests compare them).
+    """
+    keys = df.select(columns)
+    if not _mostly_distinct(keys):
+        return _per_distinct(keys, exprs)
+    if fast is None:
+        return keys.lazy().select(e.alias(n) for n, e in exprs.items()).collect()
+    out = (
+        keys.lazy()
+        .select(fast.plain.alias("_plain"), *(e.alias(n) for n, e in fast.exprs.items()))
+        .collect()
     )
+    rest = out.get_column("_plain").not_().arg_true()
+    out = out.drop("_plain")
+    if rest.len() == 0:
+        return out
+    slow = _normalise_column(keys.select(pl.all().gather(rest)), columns, exprs)
+    return out.with_columns(out.get_column(n).scatter(rest, slow.get_column(n)) for n in exprs)
+
+
+_Spec = tuple[list[str], dict[str, pl.Expr], _FastPath | None]
+
+
+def _fund_normalisers(mapping: ExtractMapping) -> list[_Spec]:
+    """(raw text columns, working columns computed from them, fast path or None), by group.
+
+    The place columns go together (a commune code comes with the same name, département and
+    postal code), so their distinct combinations are few and normalised together.
+    """
+    col = {f: pl.col(_in(f)) for f in CANONICAL_FIELDS}
+    place = ["commune_insee", "commune_name", "departement_code", "postal_code"]
+    specs: list[_Spec] = [
+        (
+            [_in(f) for f in place],
+            {
+                _w("commune_code"): normalise_commune_insee(col["commune_insee"]),
+                _miss("commune_insee"): is_missing_value(col["commune_insee"]),
+                _w("commune_name"): _text(col["commune_name"]),
+                _w("departement_given"): normalise_departement_code(col["departement_code"]),
+                _w("departement_postal"): departement_from_postal_code(col["postal_code"]),
+            },
+            None,
+        ),
+        (
+            [_in("decision_date")],
+            {
+                _w("decision_date"): parse_date(col["decision_date"], mapping.date_formats),
+                _miss("decision_date"): is_missing_value(col["decision_date"]),
+            },
+            None,
+        ),
+        ([_in("sector")], {_w("sector"): _text(col["sector"])}, None),
+        (
+            [_in("firm_size")],
+            {
+                _w("firm_size"): _firm_size(col["firm_size"], dict(mapping.firm_size_values)),
+                _miss("firm_size"): is_missing_value(col["firm_size"]),
+            },
+            None,
+        ),
+    ]
+    for field in ("project_id", "firm_name"):
+        fast = _FastPath(plain_text(col[field]), {_w(field): col[field]})
+        specs.append(([_in(field)], {_w(field): _text(col[field])}, fast))
+    raw_id = col["siren_or_siret"]
+    identifiers = {
+        _w("siren"): (extract_siren(raw_id), siren_of_plain(raw_id)),
+        _w("siret"): (extract_siret(raw_id), siret_of_plain(raw_id)),
+        _miss("siren_or_siret"): (is_missing_value(raw_id), raw_id.is_null()),
+    }
+    specs.append(_with_fast_path(_in("siren_or_siret"), plain_identifier(raw_id), identifiers))
+    decimal, thousands = mapping.decimal, mapping.thousands
+    for field in (*AMOUNT_FIELDS, *COUNT_FIELDS):
+        raw = col[field]
+        if field in AMOUNT_FIELDS:
+            unit = mapping.unit(field)
+            full = parse_amount(raw, unit=unit, decimal=decimal, thousands=thousands)
+        else:
+            unit, full = "EUR", parse_number(raw, decimal=decimal, thousands=thousands)
+        exprs = {
+            _w(field): (full, number_of_plain(raw, decimal, unit)),
+            _miss(field): (is_missing_value(raw), raw.is_null()),
+        }
+        specs.append(_with_fast_path(_in(field), plain_number(raw, decimal), exprs))
+    return specs
+
+
+def _with_fast_path(
+    column: str, plain: pl.Expr, exprs: dict[str, tuple[pl.Expr, pl.Expr]]
+) -> _Spec:
+    """A spec from ``name -> (full expression, cheap expression on plain cells)``."""
+    full = {n: e for n, (e, _) in exprs.items()}
+    return [column], full, _FastPath(plain, {n: e for n, (_, e) in exprs.items()})
+
+
+def _normalise_fields(inputs: pl.DataFrame, mapping: ExtractMapping) -> pl.DataFrame:
+    """Every working column of the fund cleaner, each group of fields normalised by
+    :func:`_normalise_column` (groups in parallel threads: Polars releases the GIL)."""
+
+    def one(spec: _Spec) -> pl.DataFrame:
+        return _normalise_column(inputs, *spec)
+
+    with ThreadPoolExecutor(max_workers=_THREADS) as pool:
+        parts = list(pool.map(one, _fund_normalisers(mapping)))
+    return pl.concat([inputs.select(ROW_COL), *parts], how="horizontal")
+
+
+#: Threads normalising fields at once (Polars runs each field's work on its own pool too).
+_THREADS = 4
 
 
 def _attribution(
@@ -454,41 +678,76 @@ def _attribution(
     )
 
 
-def _quarantine_rows(
-    df: pl.DataFrame,
+def _quarantine_bad(
+    bad: pl.DataFrame,
     rules: list[Rule],
     *,
     attach: pl.DataFrame,
     source_id: str,
     source_file: str,
     raw_columns: list[str],
-) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """:func:`analyse.quarantine.partition`, with details built for failing rows only.
-
-    Every rule's condition is evaluated once on all rows of the (narrow) working frame; the
-    failing rows, usually few, then get the raw columns back from ``attach`` (by ``_row``) for
-    their details and raw JSON.
-    """
-    flags = [f"_fail_{i}" for i in range(len(rules))]
-    flagged = df.with_columns(
-        *(r.failed.fill_null(False).alias(f) for r, f in zip(rules, flags, strict=True))
-    ).with_columns(pl.any_horizontal(flags).alias("_fail_any"))
-    good = flagged.filter(~pl.col("_fail_any")).drop(*flags, "_fail_any")
-    bad = flagged.filter(pl.col("_fail_any"))
+) -> pl.DataFrame:
+    """Quarantine rows of the failing rows ``bad``, whose flags ``_fail_<i>`` say which of
+    ``rules`` failed: the raw columns come back from ``attach`` (by ``_row``) for details and
+    raw JSON, and :func:`analyse.quarantine.partition` names the first failing rule."""
     extra = attach.filter(pl.col(ROW_COL).is_in(bad.get_column(ROW_COL).implode()))
     bad = bad.join(extra, on=ROW_COL, how="left", maintain_order="left")
-    local = [
-        Rule(r.reason, pl.col(f), r.column, r.detail) for r, f in zip(rules, flags, strict=True)
-    ]
+    local = [Rule(r.reason, pl.col(f"_fail_{i}"), r.column, r.detail) for i, r in enumerate(rules)]
     not_failed, quarantined = partition(
         bad, local, source_id=source_id, source_file=source_file, raw_columns=raw_columns
     )
     assert not_failed.height == 0
-    return good, quarantined
+    return quarantined
 
 
 def _make_project_id(source_id: str) -> pl.Expr:
     return pl.concat_str(pl.lit(f"{source_id}-"), pl.col(ROW_COL).cast(pl.String).str.zfill(6))
+
+
+def _resolve_communes(work: pl.DataFrame, communes: pl.DataFrame) -> pl.DataFrame:
+    """Add the commune (COG code, else unique name within the département), its match status
+    (null when the code was known) and the commune's département (``_a_departement_code``)."""
+    known = communes.get_column("commune_insee").implode()
+    work = work.with_columns(
+        pl.coalesce(_w("departement_given"), _w("departement_postal")).alias(
+            _w("departement_code")
+        ),
+        pl.when(pl.col(_w("commune_code")).is_in(known))
+        .then(pl.col(_w("commune_code")))
+        .otherwise(pl.lit(None, pl.String))
+        .alias(_w("commune_insee")),
+    )
+    # only rows without a known code are matched by name
+    code = work.get_column(_w("commune_insee"))
+    by_name = code.is_null().arg_true()
+    status = pl.Series(_w("commune_match"), [None] * work.height, dtype=pl.String)
+    if by_name.len():
+        commune_cols = [_w("commune_insee"), _w("commune_name"), _w("departement_code")]
+        matched = match_commune_by_name(
+            work.select(pl.col(c).gather(by_name) for c in commune_cols).lazy(),
+            communes.lazy(),
+            name_col=_w("commune_name"),
+            departement_col=_w("departement_code"),
+            insee_col=_w("commune_insee"),
+            status_col=_w("commune_match"),
+        ).collect()
+        code = code.scatter(by_name, matched.get_column(_w("commune_insee")))
+        status = status.scatter(by_name, matched.get_column(_w("commune_match")))
+    departement = (
+        code.alias("_code")
+        .to_frame()
+        .join(
+            communes.select(
+                pl.col("commune_insee").alias("_code"),
+                pl.col("departement_code").alias("_a_departement_code"),
+            ).unique(subset=["_code"], keep="first"),
+            on="_code",
+            how="left",
+            maintain_order="left",
+        )
+        .get_column("_a_departement_code")
+    )
+    return work.with_columns(code.alias(_w("commune_insee")), status, departement)
 
 
 def clean_fund_frame(
@@ -500,15 +759,41 @@ def clean_fund_frame(
     source_id: str = "fund_projects",
     source_file: str = "projects.csv",
     is_synthetic: bool = False,
+    timings: dict[str, float] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Clean an extract already read by :func:`read_raw_projects` (no I/O; for benchmarks).
 
     Returns ``(projects, quarantine)`` with the :data:`~analyse.schemas.PROJECTS` and
     :data:`~analyse.schemas.QUARANTINE` schemas. See :func:`clean_fund_projects`.
     """
-    mapping = resolve_mapping(mapping)
-    header_row = mapping.skip_rows + 1
-    headers = _resolve_headers(raw, mapping, source_file, header_row)
+    return _clean_fund(
+        [raw],
+        resolve_mapping(mapping),
+        communes,
+        commune_territories,
+        source_id=source_id,
+        source_file=source_file,
+        is_synthetic=is_synthetic,
+        timings=timings if timings is not None else {},
+    )
+
+
+def _clean_fund(
+    holder: list[pl.DataFrame],
+    mapping: ExtractMapping,
+    communes: pl.DataFrame,
+    commune_territories: pl.DataFrame,
+    *,
+    source_id: str,
+    source_file: str,
+    is_synthetic: bool,
+    timings: dict[str, float],
+) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The fund cleaner. ``holder`` holds the raw frame, taken out so that it can be freed as
+    soon as the failing rows have their raw values (bounded memory on millions of rows)."""
+    clock = _Clock(timings)
+    raw = holder.pop()
+    headers = _resolve_headers(raw, mapping, source_file, mapping.skip_rows + 1)
     raw_columns = [c for c in raw.columns if c != ROW_COL]
 
     def column_label(field: str) -> str:
@@ -524,110 +809,80 @@ def clean_fund_frame(
             for f, h in headers.items()
         ),
     )
-    # normalise each distinct value once where values repeat (see _map_distinct)
-    firm_sizes = dict(mapping.firm_size_values)
-    repeated: dict[str, dict[str, pl.Expr]] = {
-        "commune_insee": {
-            _w("commune_code"): normalise_commune_insee(pl.col(_in("commune_insee"))),
-            _miss("commune_insee"): is_missing_value(pl.col(_in("commune_insee"))),
-        },
-        "departement_code": {
-            _w("departement_given"): normalise_departement_code(pl.col(_in("departement_code")))
-        },
-        "postal_code": {
-            _w("departement_postal"): departement_from_postal_code(pl.col(_in("postal_code")))
-        },
-        "decision_date": {
-            _w("decision_date"): parse_date(pl.col(_in("decision_date")), mapping.date_formats),
-            _miss("decision_date"): is_missing_value(pl.col(_in("decision_date"))),
-        },
-        "sector": {_w("sector"): _text(pl.col(_in("sector")))},
-        "firm_size": {
-            _w("firm_size"): _firm_size(pl.col(_in("firm_size")), firm_sizes),
-            _miss("firm_size"): is_missing_value(pl.col(_in("firm_size"))),
-        },
-    }
-    raw_id = pl.col(_in("siren_or_siret"))
-    repeated["siren_or_siret"] = {
-        _w("siren"): extract_siren(raw_id),
-        _w("siret"): extract_siret(raw_id),
-        _miss("siren_or_siret"): is_missing_value(raw_id),
-    }
-    for f in AMOUNT_FIELDS:
-        repeated[f] = {
-            _w(f): parse_amount(
-                pl.col(_in(f)),
-                unit=mapping.unit(f),
-                decimal=mapping.decimal,
-                thousands=mapping.thousands,
-            ),
-            _miss(f): is_missing_value(pl.col(_in(f))),
-        }
-    for f in COUNT_FIELDS:
-        repeated[f] = {
-            _w(f): parse_number(
-                pl.col(_in(f)), decimal=mapping.decimal, thousands=mapping.thousands
-            ),
-            _miss(f): is_missing_value(pl.col(_in(f))),
-        }
-    work = pl.concat(
-        [inputs, *(_map_distinct(inputs, _in(f), e) for f, e in repeated.items())],
-        how="horizontal",
-    )
-    known = communes.get_column("commune_insee").implode()
-    work = work.with_columns(
-        _text(pl.col(_in("project_id"))).alias(_w("project_id")),
-        _text(pl.col(_in("firm_name"))).alias(_w("firm_name")),
-        _text(pl.col(_in("commune_name"))).alias(_w("commune_name")),
-        pl.coalesce(_w("departement_given"), _w("departement_postal")).alias(
-            _w("departement_code")
-        ),
-        pl.when(pl.col(_w("commune_code")).is_in(known))
-        .then(pl.col(_w("commune_code")))
-        .otherwise(pl.lit(None, pl.String))
-        .alias(_w("commune_insee")),
-    ).drop([_in(f) for f in CANONICAL_FIELDS])
-    commune_cols = [_w("commune_insee"), _w("commune_name"), _w("departement_code")]
-    matched = match_commune_by_name(
-        work.select(commune_cols).lazy(),
-        communes.lazy(),
-        name_col=_w("commune_name"),
-        departement_col=_w("departement_code"),
-        insee_col=_w("commune_insee"),
-        status_col=_w("commune_match"),
-    ).collect()
-    work = work.with_columns(matched.get_column(_w("commune_insee")))
-    work = pl.concat(
-        [
-            work,
-            matched.select(_w("commune_match")),
-            _attribution(work.get_column(_w("commune_insee")), communes, commune_territories),
-        ],
-        how="horizontal",
-    )
-
-    attach = pl.concat([raw, inputs.drop(ROW_COL)], how="horizontal")
+    work = _resolve_communes(_normalise_fields(inputs, mapping), communes)
+    clock("normalise_s")
     commune_field = "commune_insee" if headers["commune_insee"] else "commune_name"
-    kept, quarantined = _quarantine_rows(
-        work,
-        _fund_rules(column_label, column_label(commune_field)),
-        attach=attach,
+    rules = _fund_rules(column_label, column_label(commune_field))
+    work, failed = _flag_rules(work, rules, 0)
+    # duplicates among the rows that pass every other rule (the first such row is kept)
+    work = pl.concat([work, _duplicate_columns(work, ~failed)], how="horizontal")
+    work, dup_failed = _flag_rules(work, _duplicate_rules(column_label), len(rules))
+    failed = failed | dup_failed
+    quarantine = _quarantine_bad(
+        work.filter(failed),
+        [*rules, *_duplicate_rules(column_label)],
+        attach=pl.concat([raw, inputs.drop(ROW_COL)], how="horizontal"),
         source_id=source_id,
         source_file=source_file,
         raw_columns=raw_columns,
+    ).sort("source_row")
+    del raw, inputs  # the raw text is no longer needed (unless the caller keeps it)
+    kept = work.select(_KEPT).filter(~failed)
+    del work
+    clock("rules_s")
+    kept = pl.concat(
+        [kept, _attribution(kept.get_column(_w("commune_insee")), communes, commune_territories)],
+        how="horizontal",
     )
-    kept, duplicates = _quarantine_rows(
-        _mark_duplicates(kept),
-        _duplicate_rules(column_label),
-        attach=attach,
-        source_id=source_id,
-        source_file=source_file,
-        raw_columns=raw_columns,
+    projects = conform(
+        _project_columns(kept, source_id, source_file, is_synthetic), PROJECTS, name="projects"
     )
-    quarantine = pl.concat([quarantined, duplicates]).sort("source_row")
+    clock("output_s")
+    return projects, conform(quarantine, QUARANTINE, name="quarantine_projects")
 
-    projects = kept.select(
-        pl.coalesce(pl.col(_w("project_id")), _make_project_id(source_id)).alias("project_id"),
+
+class _Clock:
+    """Records the seconds since the previous call under a name (timings for benchmarks)."""
+
+    def __init__(self, timings: dict[str, float]) -> None:
+        self.timings = timings
+        self.start = time.perf_counter()
+
+    def __call__(self, name: str) -> None:
+        now = time.perf_counter()
+        self.timings[name] = round(self.timings.get(name, 0.0) + now - self.start, 3)
+        self.start = now
+
+
+def _flag_rules(
+    work: pl.DataFrame, rules: list[Rule], first: int
+) -> tuple[pl.DataFrame, pl.Series]:
+    """``work`` with one boolean column per rule (``_fail_<first + i>``) and the rows failing
+    any of them."""
+    flags = work.select(
+        r.failed.fill_null(False).alias(f"_fail_{first + i}") for i, r in enumerate(rules)
+    )
+    failed = flags.select(pl.any_horizontal(pl.all())).to_series()
+    return pl.concat([work, flags], how="horizontal"), failed
+
+
+#: Working columns of the rows kept that the output needs.
+_KEPT = [
+    ROW_COL,
+    *(_w(f) for f in ("project_id", "firm_name", "siren", "siret", "decision_date", "sector")),
+    *(_w(f) for f in ("firm_size", *AMOUNT_FIELDS, *COUNT_FIELDS, "commune_insee")),
+]
+
+
+def _project_columns(
+    kept: pl.DataFrame, source_id: str, source_file: str, is_synthetic: bool
+) -> pl.DataFrame:
+    """The core ``projects`` columns of the rows kept."""
+    project_id = pl.col(_w("project_id"))
+    if kept.get_column(_w("project_id")).null_count():  # ids generated only when needed
+        project_id = pl.coalesce(project_id, _make_project_id(source_id))
+    return kept.select(
+        project_id.alias("project_id"),
         pl.col(_w("firm_name")).alias("firm_name"),
         pl.col(_w("siren")).alias("siren"),
         pl.col(_w("siret")).alias("siret"),
@@ -649,39 +904,25 @@ def clean_fund_frame(
         pl.col(ROW_COL).alias("source_row"),
         pl.lit(is_synthetic, pl.Boolean).alias("is_synthetic"),
     )
-    return conform(projects, PROJECTS, name="projects"), conform(
-        quarantine, QUARANTINE, name="quarantine_projects"
-    )
 
 
 def _fund_rules(label: Callable[[str], str], commune_column: str) -> list[Rule]:
     """Quarantine rules of the fund extract, in priority order."""
     rules: list[Rule] = []
     raw_id = pl.col(_in("siren_or_siret"))
-    id_missing = pl.col(_miss("siren_or_siret"))
-    scientific = raw_id.str.contains(r"(?i)^[0-9.,]+e[+-]?[0-9]+$").fill_null(False)
     rules.append(
         Rule(
             "invalid_siren",
             pl.col(_w("siren")).is_null(),
             label("siren_or_siret"),
-            pl.when(id_missing)
-            .then(pl.lit("empty"))
-            .when(scientific)
-            .then(pl.concat_str(_quoted(raw_id), pl.lit(": scientific notation, digits lost")))
-            .otherwise(
-                pl.concat_str(_quoted(raw_id), pl.lit(": not a SIREN/SIRET with a valid checksum"))
-            ),
+            pl.when(pl.col(_miss("siren_or_siret")))
+            .then(_missing_detail(raw_id))
+            .otherwise(_identifier_detail(raw_id)),
         )
     )
     for field in ("aid_eur", "investment_eur"):
         rules.append(
-            Rule(
-                "missing_amount",
-                pl.col(_miss(field)),
-                label(field),
-                pl.lit("empty"),
-            )
+            Rule("missing_amount", pl.col(_miss(field)), label(field), _missing_detail(_in(field)))
         )
     for fields, kind in ((AMOUNT_FIELDS, "amount"), (COUNT_FIELDS, "number")):
         for field in fields:
@@ -706,7 +947,10 @@ def _fund_rules(label: Callable[[str], str], commune_column: str) -> list[Rule]:
     raw_date = pl.col(_in("decision_date"))
     rules.append(
         Rule(
-            "missing_date", pl.col(_miss("decision_date")), label("decision_date"), pl.lit("empty")
+            "missing_date",
+            pl.col(_miss("decision_date")),
+            label("decision_date"),
+            _missing_detail(_in("decision_date")),
         )
     )
     rules.append(
@@ -802,28 +1046,56 @@ def _fund_rules(label: Callable[[str], str], commune_column: str) -> list[Rule]:
     return rules
 
 
-def _mark_duplicates(df: pl.DataFrame) -> pl.DataFrame:
-    """Add ``_dup_first`` (first row with the same content) and ``_id_first`` (same project_id).
+def _first_rows(
+    df: pl.DataFrame, columns: dict[str, pl.Expr], key: list[str], among: pl.Series
+) -> pl.Series:
+    """For each row of ``df`` (in file order) where ``among`` is true, the ``_row`` of the first
+    such row with the same values of ``columns`` (name -> expression of the row; nulls equal);
+    null elsewhere.
 
-    Computed on all candidate rows before the split into good and bad rows, since they are
-    window functions over the whole frame.
+    Exact and cheap: rows are hashed on ``key`` (a few mostly-unique columns that ``columns``
+    include); a row whose key hash no other row shares has no equal row and is its own first
+    row. The rows that share a hash, usually few, are then compared on every column by the
+    window function.
     """
-    content = [
-        _w("project_id"),
-        _w("siren"),
-        _w("siret"),
-        _w("firm_key"),
-        _w("decision_date"),
-        *(_w(f) for f in (*AMOUNT_FIELDS, *COUNT_FIELDS)),
-        _w("commune_insee"),
-        _w("sector"),
-        _w("firm_size"),
-    ]
-    return df.with_columns(
-        pl.col(_w("firm_name")).str.to_uppercase().alias(_w("firm_key"))
-    ).with_columns(
-        pl.col(ROW_COL).min().over(content).alias("_dup_first"),
-        pl.col(ROW_COL).min().over(_w("project_id")).alias("_id_first"),
+    frame = df.select(pl.col(ROW_COL), *key).with_columns(among.alias("_among"))
+    hashed = frame.select(
+        pl.when("_among").then(pl.col(ROW_COL)).alias("_own"),
+        pl.when("_among").then(pl.struct(key).hash()).alias("_h"),
+    )
+    own, h = hashed.get_column("_own"), hashed.get_column("_h")
+    idx = (h.is_duplicated() & h.is_not_null()).arg_true()
+    if idx.len() == 0:
+        return own
+    sub = df.select(pl.all().gather(idx)).select(
+        pl.col(ROW_COL), *(e.alias(n) for n, e in columns.items())
+    )
+    first = sub.select(pl.col(ROW_COL).min().over(list(columns))).to_series()
+    return own.scatter(idx, first)
+
+
+#: Columns that make two projects the same (normalised values; the firm name compared in
+#: upper case) and the mostly-unique ones hashed first (see _first_rows).
+_CONTENT = (
+    "project_id", "siren", "siret", "firm_key", "decision_date", *AMOUNT_FIELDS, *COUNT_FIELDS,
+    "commune_insee", "sector", "firm_size",
+)  # fmt: skip
+_CONTENT_KEY = ("siren", "aid_eur", "investment_eur")
+
+
+def _duplicate_columns(df: pl.DataFrame, among: pl.Series) -> pl.DataFrame:
+    """``_dup_first`` (first row with the same content) and ``_id_first`` (same project_id)
+    for the rows ``among`` (those passing every other rule; null elsewhere)."""
+    content = {_w(c): pl.col(_w(c)) for c in _CONTENT}
+    content[_w("firm_key")] = pl.col(_w("firm_name")).str.to_uppercase()
+    project_id = _w("project_id")
+    return pl.DataFrame(
+        [
+            _first_rows(df, content, [_w(c) for c in _CONTENT_KEY], among).alias("_dup_first"),
+            _first_rows(df, {project_id: pl.col(project_id)}, [project_id], among).alias(
+                "_id_first"
+            ),
+        ]
     )
 
 
@@ -861,6 +1133,7 @@ def clean_fund_projects(
     *,
     source_id: str = "fund_projects",
     is_synthetic: bool = False,
+    timings: dict[str, float] | None = None,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Clean the acceleration fund's per-project extract into ``(projects, quarantine)``.
 
@@ -875,21 +1148,30 @@ def clean_fund_projects(
 
     ``project_id`` is the file's when mapped and filled, else ``"<source_id>-<row:06d>"``.
     ``source_file`` is the file name (``name#sheet`` for xlsx). Row accounting:
-    ``len(read_raw_projects(path, mapping)) == len(projects) + len(quarantine)``.
+    ``len(read_raw_projects(path, mapping)) == len(projects) + len(quarantine)``; ``timings``
+    (optional dict) receives ``rows_in`` and the seconds of each step (``read_s``,
+    ``normalise_s``, ``rules_s``, ``output_s``).
     """
     path = Path(path)
     mapping = resolve_mapping(mapping)
+    timings = timings if timings is not None else {}
+    start = time.perf_counter()
     raw = read_raw_projects(path, mapping)
+    timings["read_s"] = round(time.perf_counter() - start, 3)
+    timings["rows_in"] = raw.height
     sheet = mapping.sheet if mapping.format == "xlsx" else None
     _resolve_headers(raw, mapping, path, mapping.skip_rows + 1, sheet)  # errors name the path
-    return clean_fund_frame(
-        raw,
+    holder = [raw]
+    del raw  # the cleaner frees it once the failing rows have their raw values
+    return _clean_fund(
+        holder,
         mapping,
         communes,
         commune_territories,
         source_id=source_id,
         source_file=_source_label(path, mapping),
         is_synthetic=is_synthetic,
+        timings=timings,
     )
 
 
@@ -897,23 +1179,42 @@ def clean_fund_projects(
 # MEF plan-de-relance list
 # --------------------------------------------------------------------------------------------
 
-_HTML_ENTITIES: tuple[tuple[str, str], ...] = (
-    ("&quot;", '"'),
-    ("&#39;", "'"),
-    ("&#039;", "'"),
-    ("&apos;", "'"),
-    ("&rsquo;", "’"),
-    ("&nbsp;", " "),
-    ("&lt;", "<"),
-    ("&gt;", ">"),
-    ("&amp;", "&"),  # last, so that "&amp;lt;" gives "&lt;"
-)
 
-
-def _unescape_html(expr: pl.Expr) -> pl.Expr:
-    for entity, char in _HTML_ENTITIES:
-        expr = expr.str.replace_all(entity, char, literal=True)
-    return expr
+def _relance_rules(raw_columns: list[str]) -> list[Rule]:
+    """Quarantine rules of the MEF list, in priority order (:data:`RELANCE_REASONS`)."""
+    col = pl.col
+    raw_id = col("siren")
+    first_copy = col(ROW_COL).min().over(raw_columns)
+    return [
+        Rule(
+            "unidentified_firm",
+            col(_w("siren")).is_null() & col(_w("firm_name")).is_null(),
+            "siren",
+            pl.concat_str(pl.lit("no firm name and siren "), _quoted(raw_id)),
+        ),
+        Rule(
+            "invalid_siren",
+            col(_w("siren")).is_null() & ~is_missing_value(raw_id),
+            "siren",
+            _identifier_detail(raw_id),
+        ),
+        Rule(
+            "unknown_departement",
+            col("_dep_region").is_null(),
+            "code_departement",
+            pl.format(
+                "code_departement '{}', code_postal '{}'",
+                col("code_departement").fill_null(""),
+                col("code_postal").fill_null(""),
+            ),
+        ),
+        Rule(
+            "duplicate_project",
+            col(ROW_COL) != first_copy,
+            None,
+            pl.format("exact duplicate of row {}", first_copy),
+        ),
+    ]
 
 
 def _sniff_separator(path: Path) -> str:
@@ -936,8 +1237,10 @@ def clean_relance_projects(
     :data:`RELANCE_COLUMNS`. Rules:
 
     * ``siren`` holds a SIREN or a SIRET (sometimes with ``.0``): both are extracted and must
-      pass the checksum, else null. A row is quarantined (``unidentified_firm``) only when it has
-      no valid identifier **and** no firm name;
+      pass the checksum (a SIRET whose first nine digits are a valid SIREN gives that SIREN and
+      a null SIRET). A row with no identifier **and** no firm name is quarantined
+      (``unidentified_firm``); one whose identifier is given but invalid too (``invalid_siren``,
+      the raw value in the detail); a blank identifier with a firm name is kept;
     * the département comes from ``code_departement`` (``"971.0"``, ``"1.0"`` normalised), or
       from ``code_postal`` when that code is empty or invalid (e.g. ``"20"``); a row whose
       département is not a COG département is quarantined (``unknown_departement``);
@@ -946,7 +1249,9 @@ def clean_relance_projects(
       from the département;
     * ``coordonnees_gps`` ``"lat, lon"`` gives latitude/longitude (null when unparsable or out
       of range); ``mise_a_jour`` a date; the CO2 column a number (null when unparsable);
-      HTML entities (``&amp;``...) in text are decoded.
+      HTML entities (``&amp;``, ``&#39;``, ``&eacute;``...) in every text field are decoded;
+    * a line that repeats an earlier line exactly is quarantined (``duplicate_project``, the
+      detail names the earlier line).
 
     ``project_id`` is ``"<source_id>-<line:06d>"`` (the list has no identifier).
     """
@@ -1006,24 +1311,7 @@ def clean_relance_projects(
     )
     df = df.join(dep_region, on=_w("departement_code"), how="left", maintain_order="left")
 
-    rules = [
-        Rule(
-            "unidentified_firm",
-            col(_w("siren")).is_null() & col(_w("firm_name")).is_null(),
-            "siren",
-            pl.concat_str(pl.lit("no firm name and siren "), _quoted(col("siren"))),
-        ),
-        Rule(
-            "unknown_departement",
-            col("_dep_region").is_null(),
-            "code_departement",
-            pl.format(
-                "code_departement '{}', code_postal '{}'",
-                col("code_departement").fill_null(""),
-                col("code_postal").fill_null(""),
-            ),
-        ),
-    ]
+    rules = _relance_rules(raw_columns)
     kept, quarantine = partition(
         df, rules, source_id=source_id, source_file=source_file, raw_columns=raw_columns
     )
@@ -1037,7 +1325,7 @@ def clean_relance_projects(
         _text(col("mesure")).alias("measure"),
         _text(col("mesure_light")).alias("measure_short"),
         _text(col("filiere")).alias("sector"),
-        _unescape_html(_text(col("description_projet"))).alias("description"),
+        _text(col("description_projet")).alias("description"),
         parse_date(col("mise_a_jour")).alias("updated_on"),
         parse_number(
             col("tonnes_equivalent_co2_pour_les_projets_decarbonation"),

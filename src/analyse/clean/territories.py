@@ -36,6 +36,7 @@ continuations so that names align with SIRENs, and leaves names null when it can
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import unicodedata
@@ -50,6 +51,9 @@ from analyse.clean._readers import (
     SIREN_RE,
     CleanResult,
     SourceStats,
+    clean_text,
+    feature_problems,
+    feature_properties,
     json_row,
     read_csv_text,
     read_geojson_features,
@@ -154,9 +158,10 @@ def split_grouping_names(names: str | None, n: int) -> list[str | None]:
 
 
 def _clean(value: Any) -> str | None:
+    """Text of a property: HTML entities decoded, spaces trimmed, blank -> None."""
     if value is None:
         return None
-    s = str(value).replace("\u00a0", " ").strip()
+    s = html.unescape(str(value)).replace("\u00a0", " ").strip()
     return s or None
 
 
@@ -178,7 +183,7 @@ def parse_phase1_features(features: Sequence[dict[str, Any]]) -> pl.DataFrame:
     """One row per territory x grouping link of the phase-1 GeoJSON (``siren_groupement``)."""
     rows: list[dict[str, Any]] = []
     for i, feature in enumerate(features, start=1):
-        p = feature["properties"]
+        p = feature_properties(feature)
         sirens = [s.strip() for s in str(p.get("siren_groupement") or "").split(",")]
         sirens = [s for s in sirens if s] or [None]
         names = split_grouping_names(_clean(p.get("lib_groupement")), len(sirens))
@@ -202,7 +207,7 @@ def parse_phase2_features(features: Sequence[dict[str, Any]]) -> pl.DataFrame:
     """One row per territory x grouping link of the phase-2 GeoJSON (``"<name> (<SIREN>); ..."``)."""
     rows: list[dict[str, Any]] = []
     for i, feature in enumerate(features, start=1):
-        p = feature["properties"]
+        p = feature_properties(feature)
         items = [s.strip() for s in str(p.get("liste_geo") or "").split(";")]
         items = [s for s in items if s] or [None]
         for k, item in enumerate(items):
@@ -278,116 +283,136 @@ def match_commune_sirens(links: pl.DataFrame, communes: pl.DataFrame) -> pl.Data
     return unique.select("siren", pl.col("commune_insee").list.first())
 
 
-def resolve_groupings(
-    links: pl.DataFrame,
-    epci: pl.DataFrame,
-    communes: pl.DataFrame | None,
-    *,
-    phase: int,
-    source_id: str,
-    source_file: str,
-    is_synthetic: bool = False,
-) -> CleanResult:
-    """Resolve territory x grouping links to COG EPCIs.
+#: Columns of the EPT composition that :func:`resolve_groupings` takes (COG 2023 communes).
+EPT_MEMBER_COLUMNS = ("ept_siren", "commune_insee")
 
-    Returns tables ``territories``, ``territory_members`` and ``commune_members`` (``commune_insee``,
-    ``ti_id``, ``ti_phase``: communes listed directly, matched by name), quarantine for
-    ``territory_members`` and the link accounting.
-    """
+
+def _link_flags(links: pl.DataFrame, epci: pl.DataFrame, ept_sirens: list[str]) -> pl.DataFrame:
+    """Links with the working columns every rule reads (``_ok``: the feature has every
+    property; ``_first``: first valid feature of its territory; ``_not_epci``, ``_is_ept``,
+    ``_ept_known``, ``_is_commune``)."""
     known_epci = epci.get_column("epci_siren").implode()
     df = links.with_columns(
         pl.col("ti_id_raw").str.strip_chars().str.to_lowercase().alias("ti_id"),
         pl.col("siren_raw").str.replace_all(r"\s", "").alias("siren"),
+        pl.col("_missing").is_null().alias("_ok"),
     )
-    # the first feature carrying a ti_id defines the territory; later features are duplicates
-    df = df.with_columns(pl.col("_feature").min().over("ti_id").alias("_first_feature"))
+    # the first complete feature carrying a ti_id defines the territory; later ones are
+    # duplicates (a feature quarantined for a missing property defines nothing)
+    first = pl.when("_ok").then(pl.col("_feature")).min().over("ti_id")
     nature = pl.col("nature_juridique").fill_null("").str.to_uppercase()
-    is_ept = (
-        pl.col("siren").is_in(list(MGP_EPT_SIRENS))
-        | (nature == "EPT")
-        | pl.col("grouping_name").fill_null("").str.contains(r"^EPT\b")
-    )
-    is_commune = pl.col("siren").fill_null("").str.starts_with("21") | (nature == "COM")
-    valid_id = pl.col("ti_id").fill_null("").str.contains(TI_ID_RE)
-    first_feature = pl.col("_feature") == pl.col("_first_feature")
-    not_epci = ~pl.col("siren").is_in(known_epci).fill_null(False)
-
-    # communes listed directly: matched to the COG by département and name
-    direct = df.filter(valid_id & first_feature & not_epci & is_commune)
-    if communes is not None:
-        matches = match_commune_sirens(direct, communes)
-    else:
-        matches = pl.DataFrame(schema={"siren": pl.String, "commune_insee": pl.String})
-    df = df.join(
-        matches.rename({"commune_insee": "_commune"}),
-        on="siren",
-        how="left",
-        maintain_order="left",
-    )
-    label = pl.format(
-        "{} {}", pl.col("siren"), pl.col("grouping_name").fill_null("")
-    ).str.strip_chars()
-    kept, quarantined = partition(
-        df,
-        [
-            Rule("invalid_ti_id", ~valid_id, "ti_id", pl.col("ti_id_raw")),
-            Rule("duplicate_territory", ~first_feature, "ti_id", pl.col("ti_id")),
-            Rule(
-                "invalid_siren",
-                ~pl.col("siren").fill_null("").str.contains(SIREN_RE),
-                "siren",
-                pl.col("siren_raw"),
-            ),
-            Rule(
-                "duplicate_link",
-                ~pl.struct("ti_id", "siren").is_first_distinct(),
-                "siren",
-                pl.col("siren"),
-            ),
-            Rule("ept_grand_paris", not_epci & is_ept, "siren", label),
-            Rule(
-                "commune_siren",
-                not_epci & is_commune,
-                "siren",
-                pl.when(pl.col("_commune").is_not_null())
-                .then(
-                    pl.format(
-                        "{}; attributed directly to commune {} in commune_territories",
-                        label,
-                        pl.col("_commune"),
-                    )
-                )
-                .otherwise(pl.format("{}; no unique commune of that name", label)),
-            ),
-            Rule("unknown_grouping", not_epci, "siren", label),
-        ],
-        source_id=source_id,
-        source_file=source_file,
-        raw_columns=LINK_RAW_COLUMNS,
-    )
-    commune_links = (
-        df.filter(
-            valid_id & first_feature & not_epci & is_commune & pl.col("_commune").is_not_null()
-        )
-        .select(
-            pl.col("_commune").alias("commune_insee"),
-            "ti_id",
-            pl.lit(phase, pl.Int8).alias("ti_phase"),
-        )
-        .unique(maintain_order=True)
-    )
-
-    members = conform(
-        kept.with_columns(
-            pl.lit(phase, pl.Int8).alias("ti_phase"),
-            pl.col("siren").alias("epci_siren"),
-            pl.lit(is_synthetic).alias("is_synthetic"),
+    return df.with_columns(
+        (pl.col("_feature") == first).fill_null(False).alias("_first"),
+        pl.col("ti_id").fill_null("").str.contains(TI_ID_RE).alias("_valid_id"),
+        ~pl.col("siren").is_in(known_epci).fill_null(False).alias("_not_epci"),
+        (
+            pl.col("siren").is_in([*MGP_EPT_SIRENS, *ept_sirens])
+            | (nature == "EPT")
+            | pl.col("grouping_name").fill_null("").str.contains(r"^EPT\b")
+        ).alias("_is_ept"),
+        pl.col("siren").is_in(ept_sirens).fill_null(False).alias("_ept_known"),
+        (pl.col("siren").fill_null("").str.starts_with("21") | (nature == "COM")).alias(
+            "_is_commune"
         ),
-        TERRITORY_MEMBERS,
-        name="territory_members",
     )
+
+
+def _link_rules(properties: Sequence[str]) -> list[Rule]:
+    """Quarantine rules of territory x grouping links, in priority order."""
+    col = pl.col
+    label = pl.format("{} {}", col("siren"), col("grouping_name").fill_null("")).str.strip_chars()
+    not_epci, ept = col("_not_epci"), col("_not_epci") & col("_is_ept")
+    missing = [
+        Rule(
+            "missing_property",
+            col("_missing") == prop,
+            prop,
+            pl.format(
+                "feature {} has no '{}'; its links are set aside", col("_feature"), col("_missing")
+            ),
+        )
+        for prop in ("properties", *properties)
+    ]
+    return [
+        *missing,
+        Rule("invalid_ti_id", ~col("_valid_id"), "ti_id", col("ti_id_raw")),
+        Rule("duplicate_territory", ~col("_first"), "ti_id", col("ti_id")),
+        Rule(
+            "invalid_siren",
+            ~col("siren").fill_null("").str.contains(SIREN_RE),
+            "siren",
+            col("siren_raw"),
+        ),
+        Rule(
+            "duplicate_link",
+            ~pl.struct("ti_id", "siren").is_first_distinct(),
+            "siren",
+            col("siren"),
+        ),
+        Rule(
+            "ept_grand_paris",
+            ept & ~col("_ept_known"),
+            "siren",
+            pl.format("{}; no composition of this EPT (source etalab_ept)", label),
+        ),
+        Rule(
+            "commune_siren",
+            not_epci & ~col("_is_ept") & col("_is_commune"),
+            "siren",
+            pl.when(col("_commune").is_not_null())
+            .then(
+                pl.format(
+                    "{}; attributed directly to commune {} in commune_territories",
+                    label,
+                    col("_commune"),
+                )
+            )
+            .otherwise(pl.format("{}; no unique commune of that name", label)),
+        ),
+        Rule("unknown_grouping", not_epci & ~(col("_is_ept") & col("_ept_known")), "siren", label),
+    ]
+
+
+def _commune_links(
+    df: pl.DataFrame, members: pl.DataFrame, ept_members: pl.DataFrame | None, phase: int
+) -> pl.DataFrame:
+    """Communes attributed without their COG EPCI: listed directly (``via`` ``"commune"``) or
+    members of a Grand Paris EPT member of the territory (``via`` ``"EPT <SIREN>"``)."""
+    schema = {"commune_insee": pl.String, "ti_id": pl.String, "ti_phase": pl.Int8, "via": pl.String}
+    usable = pl.col("_valid_id") & pl.col("_first") & pl.col("_ok") & pl.col("_not_epci")
+    direct = df.filter(usable & pl.col("_is_commune") & pl.col("_commune").is_not_null()).select(
+        pl.col("_commune").alias("commune_insee"),
+        "ti_id",
+        pl.lit(phase, pl.Int8).alias("ti_phase"),
+        pl.lit("commune").alias("via"),
+    )
+    frames = [direct]
+    if ept_members is not None:
+        epts = members.filter(pl.col("grouping_type") == "EPT").select("ti_id", "epci_siren")
+        frames.append(
+            epts.join(
+                ept_members.select(pl.col("ept_siren").alias("epci_siren"), "commune_insee"),
+                on="epci_siren",
+                how="inner",
+                maintain_order="left",
+            ).select(
+                "commune_insee",
+                "ti_id",
+                pl.lit(phase, pl.Int8).alias("ti_phase"),
+                pl.format("EPT {}", pl.col("epci_siren")).alias("via"),
+            )
+        )
+    return pl.concat([f.cast(schema) for f in frames]).unique(
+        subset=["commune_insee", "ti_id"], keep="first", maintain_order=True
+    )
+
+
+def _territories_table(
+    df: pl.DataFrame, members: pl.DataFrame, phase: int, is_synthetic: bool
+) -> pl.DataFrame:
+    """One row per territory defined by a complete, valid, first feature."""
     territories = (
-        df.filter(valid_id & first_feature)
+        df.filter(pl.col("_valid_id") & pl.col("_first") & pl.col("_ok"))
         .group_by("ti_id", maintain_order=True)
         .agg(pl.col("ti_name").first(), pl.len().alias("n_groupings"))
         .join(
@@ -407,19 +432,79 @@ def resolve_groupings(
         )
         .sort("ti_id")
     )
-    territories = conform(territories, TERRITORIES, name="territories")
+    return conform(territories, TERRITORIES, name="territories")
+
+
+def resolve_groupings(
+    links: pl.DataFrame,
+    epci: pl.DataFrame,
+    communes: pl.DataFrame | None,
+    *,
+    phase: int,
+    source_id: str,
+    source_file: str,
+    is_synthetic: bool = False,
+    ept_members: pl.DataFrame | None = None,
+    properties: Sequence[str] = (),
+) -> CleanResult:
+    """Resolve territory x grouping links to COG EPCIs, or to Grand Paris EPTs.
+
+    ``links`` may carry ``_missing`` (the property its feature lacks: every link of that
+    feature is quarantined as ``missing_property``; ``properties`` lists the names).
+    ``ept_members`` (``ept_siren``, ``commune_insee`` of the COG 2023: see
+    :func:`analyse.clean.geography.ept_communes`) resolves EPT links (``grouping_type``
+    ``"EPT"``) and brings their communes; without it EPT links are quarantined.
+
+    Returns tables ``territories``, ``territory_members`` and ``commune_members``
+    (``commune_insee``, ``ti_id``, ``ti_phase``, ``via``: communes listed directly, matched by
+    name, and communes of EPT members), quarantine for ``territory_members`` and the link
+    accounting.
+    """
+    if "_missing" not in links.columns:
+        links = links.with_columns(pl.lit(None, pl.String).alias("_missing"))
+    ept_sirens = (
+        [] if ept_members is None else ept_members.get_column("ept_siren").unique().to_list()
+    )
+    df = _link_flags(links, epci, ept_sirens)
+    # communes listed directly: matched to the COG by département and name
+    direct = df.filter(
+        pl.col("_valid_id") & pl.col("_first") & pl.col("_not_epci") & pl.col("_is_commune")
+    )
+    if communes is not None:
+        matches = match_commune_sirens(direct, communes)
+    else:
+        matches = pl.DataFrame(schema={"siren": pl.String, "commune_insee": pl.String})
+    df = df.join(
+        matches.rename({"commune_insee": "_commune"}), on="siren", how="left", maintain_order="left"
+    )
+    kept, quarantined = partition(
+        df,
+        _link_rules(properties),
+        source_id=source_id,
+        source_file=source_file,
+        raw_columns=LINK_RAW_COLUMNS,
+    )
+    members = conform(
+        kept.with_columns(
+            pl.lit(phase, pl.Int8).alias("ti_phase"),
+            pl.col("siren").alias("epci_siren"),
+            pl.when("_not_epci")
+            .then(pl.lit("EPT"))
+            .otherwise(pl.lit("EPCI"))
+            .alias("grouping_type"),
+            pl.lit(is_synthetic).alias("is_synthetic"),
+        ),
+        TERRITORY_MEMBERS,
+        name="territory_members",
+    )
     stats = SourceStats(
-        source_id,
-        source_file,
-        "territory x grouping link",
-        rows_in=links.height,
-        rows_out=members.height,
+        source_id, source_file, "territory x grouping link", links.height, members.height
     )
     return CleanResult(
         tables={
-            "territories": territories,
+            "territories": _territories_table(df, members, phase, is_synthetic),
             "territory_members": members,
-            "commune_members": commune_links,
+            "commune_members": _commune_links(df, members, ept_members, phase),
         },
         quarantine={"territory_members": quarantined},
         stats=[stats],
@@ -648,24 +733,41 @@ def read_ti_shapes(
 ) -> CleanResult:
     """Shapes only, from a TI GeoJSON, for ``territories`` read elsewhere (grouping CSV).
 
-    Unit of accounting: the feature. Quarantine (``territory_shapes``): ``invalid_ti_id``,
-    ``duplicate_territory``, ``unknown_territory`` (not in ``territories``), ``missing_geometry``.
+    Unit of accounting: the feature. Quarantine (``territory_shapes``): ``missing_property``,
+    ``invalid_ti_id``, ``duplicate_territory``, ``unknown_territory`` (not in ``territories``),
+    ``missing_geometry``.
     """
     path = Path(path)
     id_property = PHASE1_PROPERTIES[0] if phase == 1 else PHASE2_PROPERTIES[0]
     source_id = source_id or f"ti_phase{phase}"
-    features = read_geojson_features(path, (id_property,))
+    features = read_geojson_features(path)
+    problems = feature_problems(features, (id_property,))
     frame = pl.DataFrame(
         {
             ROW_COL: list(range(1, len(features) + 1)),
-            "ti_id_raw": [_clean(f["properties"].get(id_property)) for f in features],
-            "has_geometry": [bool(f.get("geometry")) for f in features],
+            "ti_id_raw": [_clean(feature_properties(f).get(id_property)) for f in features],
+            "has_geometry": [isinstance(f, dict) and bool(f.get("geometry")) for f in features],
+            "_missing": [problems.get(i) for i in range(1, len(features) + 1)],
         },
-        schema={ROW_COL: pl.Int64, "ti_id_raw": pl.String, "has_geometry": pl.Boolean},
+        schema={
+            ROW_COL: pl.Int64,
+            "ti_id_raw": pl.String,
+            "has_geometry": pl.Boolean,
+            "_missing": pl.String,
+        },
     ).with_columns(pl.col("ti_id_raw").str.to_lowercase().alias("ti_id"))
     kept, quarantined = partition(
         frame,
         [
+            *(
+                Rule(
+                    "missing_property",
+                    pl.col("_missing") == prop,
+                    prop,
+                    pl.format("feature {} has no '{}'", pl.col(ROW_COL), pl.col("_missing")),
+                )
+                for prop in ("properties", id_property)
+            ),
             Rule(
                 "invalid_ti_id",
                 ~pl.col("ti_id").fill_null("").str.contains(TI_ID_RE),
@@ -719,11 +821,18 @@ def _read_ti_geojson(
     phase: int,
     source_id: str,
     is_synthetic: bool,
+    ept_members: pl.DataFrame | None = None,
 ) -> CleanResult:
     path = Path(path)
     props = PHASE1_PROPERTIES if phase == 1 else PHASE2_PROPERTIES
-    features = read_geojson_features(path, props)
+    features = read_geojson_features(path)
+    problems = feature_problems(features, props)
     links = parse_phase1_features(features) if phase == 1 else parse_phase2_features(features)
+    missing = pl.DataFrame(
+        {"_feature": list(problems), "_missing": list(problems.values())},
+        schema={"_feature": pl.Int64, "_missing": pl.String},
+    )
+    links = links.join(missing, on="_feature", how="left", maintain_order="left")
     result = resolve_groupings(
         links,
         epci,
@@ -732,14 +841,15 @@ def _read_ti_geojson(
         source_id=source_id,
         source_file=path.name,
         is_synthetic=is_synthetic,
+        ept_members=ept_members,
+        properties=props,
     )
-    shapes = build_territory_shapes(
-        features,
+    result.tables["territory_shapes"] = build_territory_shapes(
+        [f for i, f in enumerate(features, start=1) if i not in problems],
         result.tables["territories"],
         id_property=props[0],
         is_synthetic=is_synthetic,
     )
-    result.tables["territory_shapes"] = shapes
     return result
 
 
@@ -750,15 +860,24 @@ def read_ti_phase1(
     *,
     source_id: str = "ti_phase1",
     is_synthetic: bool = False,
+    ept_members: pl.DataFrame | None = None,
 ) -> CleanResult:
     """Phase-1 GeoJSON (``id_ti, lib_ti, lib_groupement, siren_groupement``).
 
     Tables ``territories``, ``territory_members``, ``territory_shapes``, ``commune_members``;
     quarantine ``territory_members``. ``epci`` is the COG EPCI table; ``communes`` (optional)
-    lets communes listed directly be attributed.
+    lets communes listed directly be attributed; ``ept_members`` (optional) resolves Grand
+    Paris EPTs (see :func:`resolve_groupings`). A feature lacking a property is quarantined
+    with all its links (``missing_property``); the other features are read.
     """
     return _read_ti_geojson(
-        path, epci, communes, phase=1, source_id=source_id, is_synthetic=is_synthetic
+        path,
+        epci,
+        communes,
+        phase=1,
+        source_id=source_id,
+        is_synthetic=is_synthetic,
+        ept_members=ept_members,
     )
 
 
@@ -769,10 +888,17 @@ def read_ti_phase2(
     *,
     source_id: str = "ti_phase2",
     is_synthetic: bool = False,
+    ept_members: pl.DataFrame | None = None,
 ) -> CleanResult:
     """Phase-2 GeoJSON (``id_territoire, lib_territoire, liste_geo``); see :func:`read_ti_phase1`."""
     return _read_ti_geojson(
-        path, epci, communes, phase=2, source_id=source_id, is_synthetic=is_synthetic
+        path,
+        epci,
+        communes,
+        phase=2,
+        source_id=source_id,
+        is_synthetic=is_synthetic,
+        ept_members=ept_members,
     )
 
 
@@ -784,11 +910,12 @@ def read_ti_groupings_csv(
     *,
     source_id: str | None = None,
     is_synthetic: bool = False,
+    ept_members: pl.DataFrame | None = None,
 ) -> CleanResult:
     """ANCT's grouping-level CSV (``id_ti, lib_ti, siren_groupement, lib_groupement,
     nature_juridique``; one line per link; ``,`` or ``;`` separated). No shapes (see
     :func:`read_ti_shapes`). ``source_row`` is the line number; ``nature_juridique`` ``EPT`` /
-    ``COM`` also classify unresolved groupings."""
+    ``COM`` also classify groupings; ``ept_members`` resolves EPTs (:func:`resolve_groupings`)."""
     if phase not in (1, 2):
         raise InputFileError(path, "phase 1 or 2", found=repr(phase))
     path = Path(path)
@@ -798,9 +925,9 @@ def read_ti_groupings_csv(
         pl.col(ROW_COL).alias("_feature"),
         pl.lit(0, pl.Int32).alias("_link"),
         pl.col("id_ti").str.strip_chars().alias("ti_id_raw"),
-        pl.col("lib_ti").str.strip_chars().alias("ti_name"),
+        clean_text(pl.col("lib_ti")).alias("ti_name"),
         pl.col("siren_groupement").str.strip_chars().alias("siren_raw"),
-        pl.col("lib_groupement").str.strip_chars().alias("grouping_name"),
+        clean_text(pl.col("lib_groupement")).alias("grouping_name"),
         pl.col("nature_juridique").str.strip_chars().alias("nature_juridique"),
     )
     # in a flat file a territory spans many lines: they all belong to one "feature"
@@ -815,6 +942,7 @@ def read_ti_groupings_csv(
         source_id=source_id or f"ti_phase{phase}_groupings",
         source_file=path.name,
         is_synthetic=is_synthetic,
+        ept_members=ept_members,
     )
 
 
@@ -830,7 +958,9 @@ def build_commune_territories(
     *,
     is_synthetic: bool = False,
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
-    """Commune -> territory per phase, through EPCI membership (and direct commune members).
+    """Commune -> territory per phase, through EPCI membership and ``commune_members``
+    (communes listed directly, ``via`` ``"commune"``, or members of an EPT member of the
+    territory, ``via`` ``"EPT <SIREN>"``; a frame without ``via`` lists communes directly).
 
     A commune gets at most one territory per phase. When several apply (an EPCI listed by two
     territories of the same phase, or a commune listed directly by one territory while its EPCI
@@ -839,11 +969,14 @@ def build_commune_territories(
     :data:`DERIVED_SOURCE_ID`, reason ``commune_in_several_territories``, ``source_row`` null).
     On the real files there is none.
     """
+    members = territory_members.lazy()
+    if "grouping_type" in territory_members.columns:
+        members = members.filter(pl.col("grouping_type") == "EPCI")
     via_epci = (
         communes.lazy()
         .select("commune_insee", "epci_siren")
         .join(
-            territory_members.lazy().select("ti_id", "ti_phase", "epci_siren"),
+            members.select("ti_id", "ti_phase", "epci_siren"),
             on="epci_siren",
             how="inner",
         )
@@ -857,13 +990,18 @@ def build_commune_territories(
     )
     frames = [via_epci]
     if commune_members is not None and commune_members.height:
+        via = pl.col("via") if "via" in commune_members.columns else pl.lit("commune")
+        direct = via.fill_null("commune") == "commune"
         frames.append(
             commune_members.lazy().select(
                 "commune_insee",
                 pl.col("ti_phase").cast(pl.Int8),
                 "ti_id",
-                pl.lit(0).alias("_priority"),
-                pl.lit("commune listed directly").alias("_via"),
+                pl.when(direct).then(0).otherwise(1).alias("_priority"),
+                pl.when(direct)
+                .then(pl.lit("commune listed directly"))
+                .otherwise(via)
+                .alias("_via"),
             )
         )
     links = (
