@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
-from test_report_params import write_processed
+from test_report_runner import write_processed
 
 from analyse.cli import main
 
@@ -18,7 +18,7 @@ def test_run_file_through_the_command(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # the cache key hashes the package source: keep it fixed while others edit the tree
-    monkeypatch.setattr("analyse.report.runner.hash_package", lambda: "package-under-test")
+    monkeypatch.setattr("analyse.report.batch.hash_package", lambda: "package-under-test")
     processed = write_processed(tmp_path / "processed")
     out = tmp_path / "reports"
     run_file = tmp_path / "run.yml"

@@ -1,5 +1,7 @@
-"""The papermill pool as a user meets it: a batch with a failing report, the cache, the
-published pages opened offline in headless Chromium, an interrupted run."""
+"""The batch runner as a user meets it: a batch with a failing report, the cache (finished and
+killed runs), the published pages opened offline in headless Chromium, an interrupted run, the
+pinned snapshot, the figures step, warm kernels (isolation, same pages as papermill) and a Dask
+cluster."""
 
 from __future__ import annotations
 
@@ -14,24 +16,47 @@ import time
 from pathlib import Path
 
 import nbformat
+import polars as pl
 import pytest
-from test_report_params import write_processed
 
 from analyse.errors import ParameterError
 from analyse.report.browser import find_chromium, find_external_references, render_page
 from analyse.report.params import NationalParams, RegionParams
-from analyse.report.runner import (
-    Job,
-    RunResult,
-    check_executed,
-    execute_report,
-    job_from_params,
-    run_batch,
-)
+from analyse.report.batch import run_batch
+from analyse.report.jobs import Job, RunResult, job_from_params
+from analyse.report.notebook import check_executed
+from analyse.report.worker import execute_report
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = ROOT / "tests" / "notebooks"
 ARTIFACTS = ROOT / "tests" / "artifacts"
+
+
+def write_processed(folder: Path, snapshot_id: str | None = None) -> Path:
+    """A minimal processed snapshot: what report parameters read (région codes, territory ids
+    and names, phase) and metadata.json; régions 01 and 84, territories ti-8401 (phases 1 and
+    2) and ti-0101 (phase 2). Independent of the core tables' full schemas."""
+    folder.mkdir(parents=True, exist_ok=True)
+    pl.DataFrame({"region_code": ["01", "84"]}).write_parquet(folder / "core_communes.parquet")
+    pl.DataFrame(
+        {
+            "ti_id": ["ti-8401", "ti-8401", "ti-0101"],
+            "ti_phase": [1, 2, 2],
+            "ti_name": ["Dombes", "Dombes-Côtière", "Cap Excellence"],
+            "region_code": ["84", "84", "01"],
+        },
+        schema_overrides={"ti_phase": pl.Int8},
+    ).write_parquet(folder / "core_territories.parquet")
+    metadata = {
+        "synthetic": True,
+        "cleaned_at": "2024-11-22T04:00:00+00:00",
+        "package_version": "0.1.0",
+        "sources": {"cog": {"file": "cog/communes.csv", "sha256": "ab" * 32, "vintage": "2023"}},
+    }
+    if snapshot_id:
+        metadata["snapshot_id"] = snapshot_id
+    (folder / "metadata.json").write_text(json.dumps(metadata), encoding="utf-8")
+    return folder
 
 
 def failing_job() -> Job:
@@ -48,7 +73,7 @@ def stable_package_hash():
     """The cache key hashes the package source; other work on the tree must not change it
     between the runs of this module."""
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr("analyse.report.runner.hash_package", lambda: "package-under-test")
+        patch.setattr("analyse.report.batch.hash_package", lambda: "package-under-test")
         yield
 
 
@@ -242,7 +267,7 @@ SLOW_BATCH = textwrap.dedent(
     """
     import sys
     from pathlib import Path
-    from analyse.report.runner import Job, run_batch
+    from analyse.report import Job, run_batch
 
     notebooks, out = Path(sys.argv[1]), Path(sys.argv[2])
     jobs = [

@@ -1,4 +1,5 @@
-"""Reports: validated parameters, a papermill process pool, offline HTML pages and index.
+"""Reports: validated parameters, a process pool (or a Dask cluster) running notebooks on warm
+kernels, offline HTML pages and index.
 
 Public API (imported lazily, so that ``analyse.report.display`` stays light in notebooks)::
 
@@ -13,11 +14,18 @@ from __future__ import annotations
 from typing import Any
 
 _EXPORTS = {
-    "Job": "analyse.report.runner",
-    "ReportResult": "analyse.report.runner",
-    "RunResult": "analyse.report.runner",
-    "run_batch": "analyse.report.runner",
-    "job_from_params": "analyse.report.runner",
+    "Job": "analyse.report.jobs",
+    "ReportResult": "analyse.report.jobs",
+    "RunResult": "analyse.report.jobs",
+    "job_from_params": "analyse.report.jobs",
+    "iter_jobs": "analyse.report.jobs",
+    "summarise": "analyse.report.jobs",
+    "run_batch": "analyse.report.batch",
+    "execute_report": "analyse.report.worker",
+    "ENGINES": "analyse.report.jobs",
+    "EXECUTORS": "analyse.report.executors",
+    "Snapshot": "analyse.report.snapshot",
+    "pin_snapshot": "analyse.report.snapshot",
     "NationalParams": "analyse.report.params",
     "RegionParams": "analyse.report.params",
     "TerritoryParams": "analyse.report.params",

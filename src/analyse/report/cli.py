@@ -11,8 +11,9 @@
 Options (before or after the kind): ``--workers N`` (default: number of cores), ``--out DIR``
 (default: reports/), ``--force`` (ignore reports reusable from earlier runs),
 ``--notebooks-dir DIR`` (default: notebooks/), ``--published-dir DIR``, ``--self-contained``
-(inline the chart library in every page), ``--cell-timeout SECONDS``, ``--n-boot N`` and ``--seed N`` (bootstrap settings of every
-report).
+(inline the chart library in every page), ``--cell-timeout SECONDS``, ``--n-boot N`` and
+``--seed N`` (bootstrap settings of every report), ``--engine {warm,papermill}``,
+``--executor {local,dask}`` and ``--scheduler ADDRESS`` (Dask).
 
 Exit code: 0 every report produced, 1 some report failed, 2 invalid parameters (nothing ran),
 130 interrupted.
@@ -21,7 +22,9 @@ Exit code: 0 every report produced, 1 some report failed, 2 invalid parameters (
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +32,8 @@ from pydantic import ValidationError
 
 from analyse.errors import ParameterError
 from analyse.paths import find_project_root, get_reports_dir
+from analyse.report.executors import EXECUTORS
+from analyse.report.jobs import ENGINES
 from analyse.report.params import (
     DEFAULT_PHASE,
     ReportOptions,
@@ -104,6 +109,25 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         help="bootstrap seed in every report (default: the notebooks', 2018)",
     )
     parser.add_argument(
+        "--engine",
+        choices=ENGINES,
+        default=default(None),
+        help="warm: reports forked from workers that imported the libraries once (default); "
+        "papermill: papermill + nbclient on a fresh kernel per report",
+    )
+    parser.add_argument(
+        "--executor",
+        choices=EXECUTORS,
+        default=default(None),
+        help="local: process pool on this machine (default); dask: an existing Dask cluster",
+    )
+    parser.add_argument(
+        "--scheduler",
+        default=default(None),
+        metavar="ADDRESS",
+        help="Dask scheduler address (tcp://host:8786) for --executor dask",
+    )
+    parser.add_argument(
         "--cell-timeout",
         type=_positive_int,
         default=default(None),
@@ -166,7 +190,11 @@ def _from_root(value: str | Path | None) -> Path | None:
 
 
 def _list(args: argparse.Namespace) -> int:
+    from analyse.report.snapshot import pin_snapshot
+
     processed_dir = Path(args.processed_dir)
+    with contextlib.suppress(ParameterError):  # no snapshot yet: the COG's régions
+        processed_dir = pin_snapshot(processed_dir).path
     print("régions:")
     for code, name in list_region_codes(processed_dir).items():
         print(f"  {code}  {name}")
@@ -181,13 +209,23 @@ def _list(args: argparse.Namespace) -> int:
     return 0
 
 
-def run_report_command(args: argparse.Namespace) -> int:
-    """Validate everything, run the batch, print a summary; return the exit code."""
-    from analyse.report.runner import iter_jobs, run_batch, summarise
+def _selection(args: argparse.Namespace, kind: str | None) -> ReportSelection:
+    if kind == "national":
+        return ReportSelection(national=True)
+    if kind == "region":
+        return ReportSelection(regions=list(args.codes))
+    if kind == "territory":
+        return ReportSelection(territories=TerritorySelection(phase=args.phase, ids=list(args.ids)))
+    return ReportSelection(  # all
+        national=True, regions=["all"], territories=TerritorySelection(phase=args.phase)
+    )
 
+
+def _request(
+    args: argparse.Namespace,
+) -> tuple[ReportSelection, str, dict[str, Any], ReportOptions]:
+    """What to run: selection, where it was asked, run-file settings, analysis options."""
     kind = getattr(args, "report_kind", None)
-    if kind == "list":
-        return _list(args)
     run_file = getattr(args, "run_file", None)
     if run_file is not None and kind is not None:
         raise ParameterError("give either a report kind or --run-file, not both")
@@ -195,62 +233,75 @@ def run_report_command(args: argparse.Namespace) -> int:
         raise ParameterError(
             "say which reports: national, region CODE, territory TI_ID, all, or --run-file FILE"
         )
-    settings: dict[str, Any] = {}
-    options = ReportOptions()
     if run_file is not None:
         spec = read_run_file(run_file)
-        selection = spec.reports
-        source = str(run_file)
         settings = spec.model_dump(exclude={"reports", "parameters"})
-        options = spec.parameters
-    else:
-        source = "command line"
-        if kind == "national":
-            selection = ReportSelection(national=True)
-        elif kind == "region":
-            selection = ReportSelection(regions=list(args.codes))
-        elif kind == "territory":
-            selection = ReportSelection(
-                territories=TerritorySelection(phase=args.phase, ids=list(args.ids))
-            )
-        else:  # all
-            selection = ReportSelection(
-                national=True, regions=["all"], territories=TerritorySelection(phase=args.phase)
-            )
+        return spec.reports, str(run_file), settings, spec.parameters
+    return _selection(args, kind), "command line", {}, ReportOptions()
 
-    def pick(cli_value: Any, key: str) -> Any:
-        return cli_value if cli_value is not None else settings.get(key)
 
-    processed_dir = _from_root(settings.get("processed_dir")) or Path(args.processed_dir)
-    published_dir = pick(args.published_dir, "published_dir")
-    published_dir = _from_root(published_dir) if published_dir is not None else None
-    notebooks_dir = _from_root(pick(args.notebooks_dir, "notebooks_dir")) or (
-        find_project_root() / "notebooks"
-    )
-    out_dir = _from_root(pick(args.out, "output_dir")) or get_reports_dir()
-
+def _options(args: argparse.Namespace, options: ReportOptions) -> ReportOptions:
     overrides = {"n_boot": args.n_boot, "seed": args.seed}
     try:
         options = options.model_copy(update={k: v for k, v in overrides.items() if v is not None})
-        options = ReportOptions.model_validate(options.model_dump())
+        return ReportOptions.model_validate(options.model_dump())
     except ValidationError as exc:
         raise ParameterError("\n".join(format_validation_error(exc, "command line"))) from exc
+
+
+def figures_step(options: ReportOptions) -> Callable[[Path], Path] | None:
+    """The figures stage, run once on the pinned snapshot before any report (its bundle
+    folder is passed to every notebook as ``figures_dir``; its name is the figures key)."""
+    try:
+        from analyse.figures import FiguresOptions, ensure_figures
+    except ImportError:  # a tree without the figures stage: notebooks compute their own
+        return None
+    fields = {k: v for k in ("n_boot", "seed") if (v := getattr(options, k)) is not None}
+
+    def prepare(snapshot_dir: Path) -> Path:
+        return Path(ensure_figures(snapshot_dir, FiguresOptions(**fields)).path)
+
+    return prepare
+
+
+def run_report_command(args: argparse.Namespace) -> int:
+    """Validate everything, run the batch, print a summary; return the exit code."""
+    from analyse.report.batch import run_batch
+    from analyse.report.jobs import iter_jobs, summarise
+    from analyse.report.snapshot import pin_snapshot
+
+    if getattr(args, "report_kind", None) == "list":
+        return _list(args)
+    selection, source, settings, options = _request(args)
+
+    def pick(key: str, cli_key: str | None = None) -> Any:
+        value = getattr(args, cli_key or key, None)
+        return value if value is not None else settings.get(key)
+
+    processed = _from_root(settings.get("processed_dir")) or Path(args.processed_dir)
+    snapshot = pin_snapshot(processed)  # once: every report reads this snapshot
+    published_dir = _from_root(pick("published_dir"))
+    notebooks_dir = _from_root(pick("notebooks_dir")) or find_project_root() / "notebooks"
+    options = _options(args, options)
     params = build_params(
         selection,
-        processed_dir=processed_dir.resolve(),
+        processed_dir=snapshot.path,
         published_dir=published_dir.resolve() if published_dir else None,
         options=options,
         source=source,
     )
-    jobs = iter_jobs(params, notebooks_dir)
     result = run_batch(
-        jobs,
-        out_dir,
-        workers=pick(args.workers, "workers"),
+        iter_jobs(params, notebooks_dir),
+        _from_root(pick("output_dir", "out")) or get_reports_dir(),
+        workers=pick("workers"),
         force=bool(args.force or settings.get("force")),
-        processed_dir=processed_dir.resolve(),
+        processed_dir=snapshot.path,
         self_contained=bool(args.self_contained or settings.get("self_contained")),
-        cell_timeout_s=pick(args.cell_timeout, "cell_timeout_s"),
+        cell_timeout_s=pick("cell_timeout_s", "cell_timeout"),
+        engine=pick("engine") or "warm",
+        executor=pick("executor") or "local",
+        scheduler=pick("scheduler"),
+        prepare=figures_step(options),
     )
     print(summarise(result))
     return result.exit_code

@@ -39,14 +39,16 @@ from typing import Any, Literal
 
 import altair as alt
 
-#: Environment variable set by the report runner in its workers (inherited by the kernels).
-BATCH_ENV = "ANALYSE_REPORT_BATCH"
+from analyse.report.assets import (  # noqa: F401 - BATCH_ENV re-exported
+    BATCH_ENV,
+    CHART_CLASS,
+    CHART_SCRIPT,
+    SPEC_CLASS,
+    get_vega_bundle,
+)
+
 #: Name under which the offline HTML renderer is registered in ``alt.renderers``.
 RENDERER_NAME = "analyse-offline"
-#: CSS class of every chart container (the HTML export and the browser check look for it).
-CHART_CLASS = "analyse-chart"
-#: CSS class of the ``<script type="application/json">`` holding a chart's spec.
-SPEC_CLASS = "analyse-chart-spec"
 
 PLACEHOLDER = "Graphique interactif : il s'affiche dans le rapport HTML publié."
 
@@ -105,8 +107,6 @@ def interactive_html_renderer(spec: dict[str, Any], **metadata: Any) -> dict[str
     untrusted notebook shows the placeholder until the cell is run again. Each output carries
     the bundle (about 1 MB): use it for the few interactive charts of an exploration notebook.
     """
-    from analyse.report.html import CHART_SCRIPT, get_vega_bundle
-
     snippet = build_chart_html(spec, metadata.get("embed_options"))
     return {
         "text/html": f"{snippet}\n<script>{get_vega_bundle()}</script>\n<script>{CHART_SCRIPT}</script>",

@@ -14,7 +14,6 @@ renamed, so an interrupted run never leaves a half-written page.
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import functools
 import html
@@ -23,20 +22,23 @@ import re
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import nbformat
-from nbconvert import HTMLExporter
 
 from analyse.files import write_text_atomic
-from analyse.report.display import CHART_CLASS, SPEC_CLASS
+from analyse.report.assets import (  # noqa: F401 - re-exported
+    CHART_CLASS,
+    CHART_SCRIPT,
+    SPEC_CLASS,
+    VEGA_ASSET,
+    get_vega_bundle,
+    write_vega_asset,
+)
 
 #: Class of the synthetic-data banner a notebook may display itself (analyse.review.blocks):
 #: the page then adds none of its own.
 NOTEBOOK_BANNER_CLASS = "analyse-synthetic-banner"
-
-#: Shared bundle, relative to a run folder.
-VEGA_ASSET = "assets/vega-bundle.js"
 
 #: Cells with one of these tags are left out of the reviewer's page.
 REMOVE_CELL_TAGS = frozenset({"parameters", "injected-parameters", "remove_cell", "remove-cell"})
@@ -114,89 +116,6 @@ footer { margin-top: 3rem; color: var(--muted); font-size: .85rem; border-top: 1
 }
 """
 
-#: Draws every chart container of the page with the bundle's global ``vegaEmbed``.
-CHART_SCRIPT = """
-(function () {
-  "use strict";
-  function fail(el, message) {
-    el.setAttribute("data-chart-error", message);
-    el.innerHTML = "";
-    var p = document.createElement("p");
-    p.className = "chart-error";
-    p.textContent = "Graphique indisponible : " + message;
-    el.appendChild(p);
-    console.error("analyse chart " + el.id + ": " + message);
-  }
-  function drawAll() {
-    var charts = document.querySelectorAll("div.__CHART__");
-    for (var i = 0; i < charts.length; i++) {
-      (function (el) {
-        var source = document.getElementById(el.id + "-spec");
-        if (!source) { fail(el, "spécification absente"); return; }
-        if (typeof window.vegaEmbed !== "function") {
-          fail(el, "bibliothèque vega absente de la page"); return;
-        }
-        var spec, options;
-        try {
-          spec = JSON.parse(source.textContent);
-          options = JSON.parse(el.getAttribute("data-embed-options") || "{}");
-        } catch (err) { fail(el, "spécification illisible (" + err + ")"); return; }
-        if (options.actions === undefined) { options.actions = false; }
-        if (options.renderer === undefined) { options.renderer = "svg"; }
-        el.innerHTML = "";
-        window.vegaEmbed(el, spec, options).then(function () {
-          el.setAttribute("data-rendered", "true");
-        }).catch(function (err) { fail(el, String(err)); });
-      })(charts[i]);
-    }
-  }
-  if (document.readyState === "loading") {
-    document.addEventListener("DOMContentLoaded", drawAll);
-  } else { drawAll(); }
-})();
-""".replace("__CHART__", CHART_CLASS)
-
-
-def _bundle_cache_dir() -> Path:
-    base = os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(base) / "analyse"
-
-
-@functools.cache
-def get_vega_bundle() -> str:
-    """vega + vega-lite + vega-embed (from vl-convert), wrapped so its top-level names stay
-    private (classic scripts share one global scope); it sets ``window.vegaEmbed``.
-
-    vl-convert builds the bundle in a few seconds; it is kept in ``~/.cache/analyse`` (or
-    ``$XDG_CACHE_HOME/analyse``) per vl-convert and Vega-Lite version.
-    """
-    import altair as alt
-    import vl_convert as vlc
-
-    wanted = ".".join(alt.SCHEMA_VERSION.lstrip("v").split(".")[:2])
-    available = vlc.get_vegalite_versions()
-    vl_version = wanted if wanted in available else available[-1]
-    cached = _bundle_cache_dir() / f"vega-bundle-{vlc.__version__}-vl{vl_version}.js"
-    with contextlib.suppress(OSError):
-        return cached.read_text(encoding="utf-8")
-    bundle = vlc.javascript_bundle(vl_version=vl_version)
-    if re.search(r"</script", bundle, re.IGNORECASE):  # pragma: no cover - defensive
-        bundle = re.sub(r"</(script)", r"<\\/\1", bundle, flags=re.IGNORECASE)
-    text = (
-        f"/* vega, vega-lite {vl_version}, vega-embed via vl-convert {vlc.__version__} */\n"
-        f"(function () {{\n{bundle}\n}})();\n"
-    )
-    with contextlib.suppress(OSError):
-        write_text_atomic(cached, text)
-    return text
-
-
-def write_vega_asset(run_dir: Path) -> Path:
-    """Write the shared chart bundle to ``<run_dir>/assets/vega-bundle.js`` (atomically)."""
-    path = run_dir / VEGA_ASSET
-    write_text_atomic(path, get_vega_bundle())
-    return path
-
 
 def prepare_for_reviewers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
     """A copy without parameter cells, stderr streams (warnings) or tagged removals."""
@@ -221,7 +140,11 @@ def prepare_for_reviewers(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
 
 
 @functools.cache
-def _exporter() -> HTMLExporter:
+def _exporter() -> Any:
+    """nbconvert's HTML exporter, built once per process (imported here: 1 s, only where
+    pages are exported)."""
+    from nbconvert import HTMLExporter
+
     return HTMLExporter(
         template_name="basic",
         exclude_input=True,
@@ -234,6 +157,25 @@ def export_body(nb: nbformat.NotebookNode) -> str:
     """The notebook as an HTML fragment: outputs and markdown only, no prompts, no script."""
     body, _ = _exporter().from_notebook_node(prepare_for_reviewers(nb))
     return body
+
+
+def warm_exporter() -> None:
+    """Build the exporter and compile its templates now (once per worker, before any page):
+    the first export of a process costs about 0.3 s more than the next ones."""
+    nb = nbformat.v4.new_notebook()
+    nb.metadata["language_info"] = {"name": "python", "pygments_lexer": "ipython3"}
+    output = nbformat.v4.new_output(
+        "display_data", data={"text/html": "<b>x</b>", "text/markdown": "*x*", "text/plain": "x"}
+    )
+    nb.cells = [
+        nbformat.v4.new_markdown_cell("# x\n\n`x` **x**"),
+        nbformat.v4.new_code_cell(
+            "x",
+            execution_count=1,
+            outputs=[output, nbformat.v4.new_output("stream", name="stdout", text="x")],
+        ),
+    ]
+    export_body(nb)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from analyse.report.html import build_page, write_text_atomic
+from analyse.files import write_text_atomic
+from analyse.report.html import build_page
+from analyse.report.meta import banner_for
 
 if TYPE_CHECKING:
-    from analyse.report.runner import ReportResult, RunResult
+    from analyse.report.jobs import ReportResult, RunResult
 
 STATUS_LABELS = {
     "ok": "réussi",
@@ -127,6 +129,8 @@ def render_index(result: RunResult) -> str:
         f"au {_esc(result.finished_at)}, {result.workers} processus.</li>",
         f"<li>Données : <code>{_esc(result.processed_dir)}</code>",
     ]
+    if result.snapshot_id:
+        parts.append(f", instantané <code>{_esc(result.snapshot_id)}</code>")
     if metadata:
         if metadata.get("cleaned_at"):
             parts.append(f", nettoyées le {_esc(metadata['cleaned_at'])}")
@@ -167,15 +171,10 @@ def render_index(result: RunResult) -> str:
             _report_row(r).replace("<tr ", f'<tr id="r-{_esc(r.name)}" ', 1) for r in reports
         )
         parts.append("</tbody></table>")
-    banner = None
-    if metadata.get("synthetic"):
-        from analyse.report.runner import SYNTHETIC_BANNER
-
-        banner = SYNTHETIC_BANNER
     return build_page(
         "\n".join(parts),
         title=f"Rapports — exécution {result.run_id}",
-        banner=banner,
+        banner=banner_for(metadata),
         bundle="none",
     )
 
