@@ -37,6 +37,7 @@ def write_processed(folder: Path) -> Path:
                 "departement_code": ["971", "01"],
                 "region_code": ["01", "84"],
                 "ze2020_code": ["0101", "8401"],
+                "population": pl.Series([158_000, 860], dtype=pl.Int64),
                 "is_synthetic": [True, True],
             }
         ),

@@ -22,6 +22,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from analyse.errors import InputFileError
 from analyse.normalise import DEFAULT_DATE_FORMATS
+from analyse.yamlsafe import YamlError, load_yaml, read_yaml_text, short_repr
 
 
 @dataclass(frozen=True)
@@ -152,7 +153,8 @@ class _KeyedError(ValueError):
 
 
 class MappingError(InputFileError):
-    """A mapping file is invalid: names the YAML file, the key and, when known, its line."""
+    """A mapping file is invalid: names the YAML file, the key and, when known, its line (and
+    column)."""
 
     def __init__(
         self,
@@ -161,6 +163,7 @@ class MappingError(InputFileError):
         expected: str,
         *,
         line: int | None = None,
+        column: int | None = None,
         found: str | None = None,
     ) -> None:
         super().__init__(file, expected, row=line, found=found)
@@ -168,6 +171,8 @@ class MappingError(InputFileError):
         where = [str(file)]
         if line is not None:
             where.append(f"line {line}")
+        if column is not None:
+            where.append(f"column {column}")
         if key:
             where.append(f"key {key!r}")
         msg = f"{', '.join(where)}: {expected}"
@@ -299,9 +304,12 @@ def identity_mapping() -> ExtractMapping:
 
 
 def _yaml_line(text: str, loc: tuple[str, ...]) -> int | None:
-    """1-based line of the YAML node at ``loc`` (as deep as it exists), else None."""
+    """1-based line of the YAML node at ``loc`` (as deep as it exists), else None.
+
+    ``text`` has passed :func:`analyse.yamlsafe.load_yaml` (no alias, bounded depth and size).
+    """
     try:
-        node = yaml.compose(text)
+        node = yaml.compose(text, Loader=yaml.SafeLoader)
     except yaml.YAMLError:
         return None
     line = None
@@ -335,28 +343,27 @@ def _error_from_validation(path: Path, text: str, exc: ValidationError) -> Mappi
         elif err["type"] == "literal_error" and "[key]" in [str(p) for p in err["loc"]]:
             message = f"unknown field name; {message}"
     line = _yaml_line(text, tuple(key.split("."))) if key else None
-    found = None if err["type"] in {"missing"} else repr(err.get("input"))[:120]
+    found = None if err["type"] in {"missing"} else short_repr(err.get("input"), 120)
     if isinstance(original, _KeyedError):
         found = None
     return MappingError(path, key, message, line=line, found=found)
 
 
 def load_mapping(path: str | Path) -> ExtractMapping:
-    """Read and validate a YAML mapping; :class:`MappingError` names the file, key and line."""
+    """Read and validate a YAML mapping; :class:`MappingError` names the file, key and line.
+
+    The YAML is read by :mod:`analyse.yamlsafe` (size, depth, no aliases, checked before any
+    object is built).
+    """
     path = Path(path)
     if not path.is_file():
         raise MappingError(path, None, "a YAML mapping file", found="no such file")
-    text = path.read_text(encoding="utf-8")
     try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
+        text = read_yaml_text(path)
+        data = load_yaml(text, source=path)
+    except YamlError as exc:
         raise MappingError(
-            path,
-            None,
-            "valid YAML",
-            line=mark.line + 1 if mark is not None else None,
-            found=str(getattr(exc, "problem", exc)),
+            path, None, "valid YAML", line=exc.line, column=exc.column, found=exc.problem
         ) from exc
     if data is None:
         data = {}

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
 import polars as pl
-import yaml
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -43,6 +42,7 @@ from pydantic import (
 
 from analyse.errors import ParameterError
 from analyse.reference import REGION_NAMES
+from analyse.yamlsafe import YamlError, load_yaml, read_yaml_text
 
 #: Phase used when none is given (the current programme, 2023-2027, 183 territories).
 DEFAULT_PHASE = 2
@@ -359,17 +359,17 @@ def format_validation_error(exc: ValidationError, source: str, prefix: str = "")
 
 
 def read_run_file(path: Path) -> RunFile:
-    """Parse and validate a run file; :class:`ParameterError` names the file and the key."""
+    """Parse and validate a run file; :class:`ParameterError` names the file and the key.
+
+    The YAML is read by :mod:`analyse.yamlsafe`: size, nesting depth and the absence of
+    aliases are checked before any object is built; errors name the line and column.
+    """
     try:
-        text = path.read_text(encoding="utf-8")
+        data = load_yaml(read_yaml_text(path), source=path)
     except OSError as exc:
         raise ParameterError(f"{path}: cannot read run file ({exc.strerror})") from exc
-    try:
-        data = yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise ParameterError(f"{path}:{where}: not valid YAML: {exc}") from exc
+    except YamlError as exc:
+        raise ParameterError(f"{exc} (not a valid run file)") from exc
     if not isinstance(data, dict):
         raise ParameterError(f"{path}: expected a mapping with a `reports` key")
     try:
