@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,11 +22,11 @@ import polars as pl
 import pytest
 
 from analyse.errors import ParameterError
-from analyse.report.browser import find_chromium, find_external_references, render_page
-from analyse.report.params import NationalParams, RegionParams
 from analyse.report.batch import run_batch
+from analyse.report.browser import find_chromium, find_external_references, render_page
 from analyse.report.jobs import Job, RunResult, job_from_params
 from analyse.report.notebook import check_executed
+from analyse.report.params import NationalParams, RegionParams
 from analyse.report.worker import execute_report
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -330,3 +332,339 @@ def test_interrupted_run_leaves_no_half_written_page(tmp_path: Path) -> None:
         encoding="utf-8"
     )
     assert not (out / "latest").exists()  # an interrupted run is not published as latest
+
+
+# --------------------------------------------------------------------------------------------
+# Journal, snapshot, figures
+# --------------------------------------------------------------------------------------------
+
+
+def test_pages_of_a_killed_run_are_reused_from_its_journal(
+    first_run: RunResult, jobs: list[Job], workspace: dict[str, Path]
+) -> None:
+    journal = [
+        json.loads(line)
+        for line in (first_run.run_dir / "logs" / "journal.jsonl").read_text().splitlines()
+    ]
+    assert {e["name"] for e in journal} == {"national", "regions/01"}  # finished pages only
+    assert all(e["snapshot_id"] == first_run.snapshot_id for e in journal)
+    # a run killed before writing run.json: its folder holds pages and the journal only
+    killed = workspace["out"] / "zz-killed"
+    shutil.copytree(first_run.run_dir, killed)
+    (killed / "logs" / "run.json").unlink()
+    (killed / "regions" / "01.html").write_text("<html>changed after the journal</html>")
+    rerun = run_batch(jobs[:2], workspace["out"], workers=1, progress=False)
+    assert rerun.result("national").reused_from == "zz-killed"
+    # a page whose bytes differ from its journal line is not reused from that run
+    assert rerun.result("regions/01").reused_from not in (None, "zz-killed")
+    shutil.rmtree(killed)
+
+
+def test_the_snapshot_is_pinned_named_and_keyed(tmp_path: Path) -> None:
+    root = tmp_path / "processed"
+    write_processed(root / "snapshots" / "snap-a", snapshot_id="snap-a")
+    (root / "CURRENT").write_text("snap-a\n")
+    jobs = [Job("regions/84", NOTEBOOKS / "regional_report.py", {"region_code": "84"})]
+    out = tmp_path / "reports"
+    first = run_batch(jobs, out, workers=1, processed_dir=root, progress=False)
+    assert first.snapshot_id == "snap-a" and first.exit_code == 0
+    report = first.result("regions/84")
+    assert report.parameters["processed_dir"] == str((root / "snapshots" / "snap-a").resolve())
+    run = json.loads((first.run_dir / "logs" / "run.json").read_text())
+    assert run["snapshot_id"] == "snap-a"
+    page = (first.run_dir / "regions" / "84.html").read_text(encoding="utf-8")
+    assert "instantané snap-a" in page
+    # clean makes a new snapshot current: the next run reads it and reuses nothing
+    write_processed(root / "snapshots" / "snap-b", snapshot_id="snap-b")
+    (root / "CURRENT").write_text("snap-b\n")
+    second = run_batch(jobs, out, workers=1, processed_dir=root, progress=False)
+    assert second.snapshot_id == "snap-b"
+    assert second.result("regions/84").status == "ok"  # not "cached": another snapshot
+    assert second.result("regions/84").cache_key != report.cache_key
+
+
+def _figures_notebook(folder: Path) -> Path:
+    notebook = folder / "reads_figures.py"
+    notebook.write_text(
+        "# %% tags=['parameters']\nprocessed_dir = None\nfigures_dir = None\n\n"
+        "# %%\nprint(f'figures_dir={figures_dir}')\n",
+        encoding="utf-8",
+    )
+    return notebook
+
+
+def test_figures_step_runs_once_and_keys_the_cache(tmp_path: Path) -> None:
+    processed = write_processed(tmp_path / "processed")
+    notebook = _figures_notebook(tmp_path)
+    jobs = [Job("a", notebook), Job("b", notebook)]
+    calls: list[Path] = []
+
+    def prepare(snapshot_dir: Path) -> Path:
+        calls.append(snapshot_dir)
+        folder = tmp_path / "figures" / f"key{len(calls)}"
+        folder.mkdir(parents=True)
+        return folder
+
+    out = tmp_path / "reports"
+    first = run_batch(
+        jobs, out, workers=2, processed_dir=processed, prepare=prepare, progress=False
+    )
+    assert calls == [processed.resolve()]  # once per batch, on the pinned snapshot
+    assert first.figures_key == "key1" and first.exit_code == 0
+    executed = nbformat.read(first.run_dir / first.result("a").notebook, as_version=4)
+    outputs = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert f"figures_dir={tmp_path / 'figures' / 'key1'}" in outputs
+    # same snapshot, same figures key: reused; another figures key: run again
+    again = run_batch(
+        jobs,
+        out,
+        workers=2,
+        processed_dir=processed,
+        figures_dir=tmp_path / "figures" / "key1",
+        progress=False,
+    )
+    assert {r.status for r in again.reports} == {"cached"}
+    other = run_batch(
+        jobs, out, workers=2, processed_dir=processed, prepare=prepare, progress=False
+    )
+    assert other.figures_key == "key2" and {r.status for r in other.reports} == {"ok"}
+    # notebooks that declare no figures_dir do not trigger the step
+    plain = [Job("regions/84", NOTEBOOKS / "regional_report.py", {"region_code": "84"})]
+    run_batch(plain, out, workers=1, processed_dir=processed, prepare=prepare, progress=False)
+    assert len(calls) == 2
+
+
+def test_worker_death_is_logged(tmp_path: Path) -> None:
+    processed = write_processed(tmp_path / "processed")
+    jobs = [Job("killer", NOTEBOOKS / "kills_worker.py", {}, "Tue son processus")]
+    result = run_batch(
+        jobs, tmp_path / "reports", workers=1, processed_dir=processed, progress=False
+    )
+    run_log = (result.run_dir / "logs" / "run.log").read_text(encoding="utf-8")
+    assert "worker process died (pid" in run_log and "killed by SIGKILL" in run_log
+    assert "re-run one per process: killer" in run_log
+    assert "worker process died again running killer alone" in run_log
+
+
+# --------------------------------------------------------------------------------------------
+# Warm kernels
+# --------------------------------------------------------------------------------------------
+
+POLLUTE = """
+import json
+import os
+import sys
+import types
+
+import altair as alt
+import polars as pl
+
+LEAK = "left by the previous report"
+json.dumps = lambda *args, **kwargs: "patched"
+pl.DataFrame.height = property(lambda self: -1)
+alt.theme.enable("dark")
+pl.Config.set_tbl_rows(3)
+os.environ["ANALYSE_LEAK"] = "1"
+sys.modules["leaky_module"] = types.ModuleType("leaky_module")
+os.chdir("/")
+print("polluted")
+"""
+
+CHECK = """
+import json
+import os
+import sys
+
+import altair as alt
+import polars as pl
+
+state = {
+    "variable": "LEAK" in globals(),
+    "monkey_patch_stdlib": json.dumps({"a": 1}) != '{"a": 1}',
+    "monkey_patch_polars": pl.DataFrame({"a": [1]}).height != 1,
+    "altair_theme": alt.theme.active,
+    "polars_config": os.environ.get("POLARS_FMT_MAX_ROWS"),
+    "environment": os.environ.get("ANALYSE_LEAK"),
+    "module": "leaky_module" in sys.modules,
+    "cwd": os.getcwd(),
+}
+print("STATE " + json.JSONEncoder().encode(state))
+"""
+
+CLEAN_STATE = {
+    "variable": False,
+    "monkey_patch_stdlib": False,
+    "monkey_patch_polars": False,
+    "altair_theme": "default",
+    "polars_config": None,
+    "environment": None,
+    "module": False,
+    "cwd": str(ROOT),
+}
+
+
+def _cells_notebook(path: Path, *cells: str) -> Path:
+    first = (
+        "import os\nimport sys\n\n"
+        "warm = all(m in sys.modules for m in ('polars', 'altair', 'statsmodels.api', 'analyse'))\n"
+        "print(f'WORKER {os.getppid()} WARM {warm}')\n"
+    )
+    path.write_text("".join(f"# %%\n{c}\n\n" for c in (first, *cells)), encoding="utf-8")
+    return path
+
+
+def _printed(run: RunResult, name: str, prefix: str) -> str:
+    nb = nbformat.read(run.run_dir / run.result(name).notebook, as_version=4)
+    for cell in nb.cells:
+        for out in cell.get("outputs", []):
+            for line in out.get("text", "").splitlines():
+                if line.startswith(prefix):
+                    return line.removeprefix(prefix)
+    raise AssertionError(f"{name} printed no {prefix!r}")
+
+
+def test_warm_reports_leave_nothing_to_the_next_one(tmp_path: Path) -> None:
+    processed = write_processed(tmp_path / "processed")
+    pollute = _cells_notebook(tmp_path / "pollute.py", POLLUTE)
+    check = _cells_notebook(tmp_path / "check.py", CHECK)
+    both = _cells_notebook(tmp_path / "both.py", POLLUTE, CHECK)
+    jobs = [Job("a-pollute", pollute), Job("b-check", check), Job("c-both", both)]
+    run = run_batch(jobs, tmp_path / "reports", workers=1, processed_dir=processed, progress=False)
+    assert run.exit_code == 0, run.failed
+    # one worker ran the three reports in order, with the libraries already imported
+    workers = {_printed(run, j.name, "WORKER ").split()[0] for j in jobs}
+    assert len(workers) == 1
+    assert all(_printed(run, j.name, "WORKER ").endswith("WARM True") for j in jobs)
+    assert json.loads(_printed(run, "b-check", "STATE ")) == CLEAN_STATE
+    # the check does see pollution when it happens in the same report
+    polluted = json.loads(_printed(run, "c-both", "STATE "))
+    assert all(polluted[k] != v for k, v in CLEAN_STATE.items()), polluted
+
+
+def _strip_times(page: str) -> str:
+    page = re.sub(r"Produit le [^<·]*", "Produit le …", page)
+    return re.sub(r"page produite le [^<]*? UTC", "page produite le …", page)
+
+
+def test_warm_and_papermill_engines_give_the_same_pages(tmp_path: Path) -> None:
+    processed = write_processed(tmp_path / "processed")
+    jobs = [
+        job_from_params(NationalParams(processed_dir=processed), NOTEBOOKS),
+        job_from_params(RegionParams(region_code="84", processed_dir=processed), NOTEBOOKS),
+        Job("territoires/ti-8401", NOTEBOOKS / "territory_sheet.py", {"ti_id": "ti-8401"}),
+    ]
+    runs = {
+        engine: run_batch(
+            jobs,
+            tmp_path / engine,
+            workers=2,
+            processed_dir=processed,
+            engine=engine,
+            progress=False,
+        )
+        for engine in ("papermill", "warm")
+    }
+    for job in jobs:
+        pages = [(runs[e].run_dir / f"{job.name}.html").read_text(encoding="utf-8") for e in runs]
+        assert pages[0] != pages[1] or runs["warm"].started_at == runs["papermill"].started_at
+        assert _strip_times(pages[0]) == _strip_times(pages[1]), job.name
+
+
+# --------------------------------------------------------------------------------------------
+# Dask
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+    ) as cluster:
+        yield cluster
+
+
+def test_dask_executor_runs_the_same_batch_on_a_cluster(
+    dask_cluster, workspace: dict[str, Path], tmp_path: Path
+) -> None:
+    processed = workspace["processed"]
+    jobs = [
+        job_from_params(NationalParams(processed_dir=processed), NOTEBOOKS),
+        job_from_params(RegionParams(region_code="84", processed_dir=processed), NOTEBOOKS),
+        failing_job(),
+        Job("killer", NOTEBOOKS / "kills_worker.py", {}, "Tue son processus"),
+    ]
+    out = tmp_path / "reports"
+    address = dask_cluster.scheduler_address
+    run = run_batch(jobs, out, executor="dask", scheduler=address, progress=False)
+    statuses = {r.name: r.status for r in run.reports}
+    assert statuses == {
+        "national": "ok",
+        "regions/84": "ok",
+        "failing": "failed",
+        "killer": "failed",
+    }
+    assert "worker process died" in run.result("killer").error
+    assert "échec volontaire" in run.result("failing").error
+    data = json.loads((run.run_dir / "logs" / "run.json").read_text(encoding="utf-8"))
+    assert data["executor"] == "dask" and data["workers"] == 2
+    index = (run.run_dir / "index.html").read_text(encoding="utf-8")
+    assert 'data-report="killer" data-status="failed"' in index
+    assert (run.run_dir / "assets" / "vega-bundle.js").is_file()
+    # the pages are those of the local pool, and the cache works across executors
+    local = run_batch(jobs[:2], tmp_path / "local", workers=2, force=True, progress=False)
+    for name in ("national", "regions/84"):
+        assert _strip_times((run.run_dir / f"{name}.html").read_text(encoding="utf-8")) == (
+            _strip_times((local.run_dir / f"{name}.html").read_text(encoding="utf-8"))
+        )
+    again = run_batch(jobs[:2], out, executor="dask", scheduler=address, progress=False)
+    assert {r.status for r in again.reports} == {"cached"}
+    assert len(dask_cluster.scheduler_info["workers"]) == 2  # no Dask worker was lost
+
+
+@pytest.mark.slow
+def test_real_pages_are_the_same_on_both_engines(
+    demo_dirs: tuple[Path, Path], tmp_path: Path
+) -> None:
+    """One national, one région and one territory page of the real notebooks on the demo data,
+    through papermill + nbclient and through the warm engine: the same bytes but for times."""
+    from analyse.report.cli import figures_step
+    from analyse.report.jobs import iter_jobs
+    from analyse.report.params import (
+        ReportOptions,
+        ReportSelection,
+        TerritorySelection,
+        build_params,
+        list_region_codes,
+        list_territories,
+    )
+    from analyse.report.snapshot import pin_snapshot
+
+    snapshot = pin_snapshot(demo_dirs[1])
+    region = next(iter(list_region_codes(snapshot.path)))
+    territory = next(iter(list_territories(snapshot.path, 2)))
+    options = ReportOptions(n_boot=199)
+    selection = ReportSelection(
+        national=True, regions=[region], territories=TerritorySelection(phase=2, ids=[territory])
+    )
+    jobs = iter_jobs(build_params(selection, processed_dir=snapshot.path, options=options))
+    prepare = figures_step(options)
+    figures = prepare(snapshot.path) if prepare else None  # once, shared by both runs
+    runs = {
+        engine: run_batch(
+            jobs,
+            tmp_path / engine,
+            workers=2,
+            processed_dir=snapshot.path,
+            figures_dir=figures,
+            engine=engine,
+            progress=False,
+        )
+        for engine in ("papermill", "warm")
+    }
+    for engine, run in runs.items():
+        assert run.exit_code == 0, (engine, [(r.name, r.error) for r in run.failed])
+    for job in jobs:
+        pages = [(runs[e].run_dir / f"{job.name}.html").read_text(encoding="utf-8") for e in runs]
+        assert 'class="analyse-chart"' in pages[0] and "<table" in pages[0], job.name
+        assert _strip_times(pages[0]) == _strip_times(pages[1]), job.name

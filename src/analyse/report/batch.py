@@ -40,7 +40,7 @@ from typing import Any
 from analyse.errors import ParameterError
 from analyse.files import sha256_file, write_text_atomic
 from analyse.paths import find_project_root
-from analyse.report.cache import compute_cache_key, hash_package, previous_reports, reuse
+from analyse.report.cache import compute_cache_key, hash_package, previous_reports, reuse_first
 from analyse.report.executors import Executor, make_executor
 from analyse.report.jobs import (
     DEFAULT_ENGINE,
@@ -290,8 +290,8 @@ class _Batch:
         previous = {} if self.settings.force else previous_reports(out_dir, self.run_dir.name)
         pending = []
         for job in self.jobs:
-            hit = previous.get(self.keys[job.name])
-            reused = reuse(self.run_dir, hit) if hit else None
+            hits = previous.get(self.keys[job.name])
+            reused = reuse_first(self.run_dir, hits) if hits else None
             if reused is not None:
                 self.record(job, {"status": "cached", "duration_s": 0.0, **reused})
             else:

@@ -66,9 +66,9 @@ def _run_entries(run_dir: Path) -> list[dict[str, Any]]:
     return entries
 
 
-def previous_reports(out_dir: Path, exclude: str) -> dict[str, Previous]:
-    """cache key -> (run folder, entry) of reusable pages, newest run first."""
-    found: dict[str, Previous] = {}
+def previous_reports(out_dir: Path, exclude: str) -> dict[str, list[Previous]]:
+    """cache key -> every (run folder, entry) holding that page, newest run first."""
+    found: dict[str, list[Previous]] = {}
     if not out_dir.is_dir():
         return found
     runs = [
@@ -83,8 +83,11 @@ def previous_reports(out_dir: Path, exclude: str) -> dict[str, Previous]:
         for entry in _run_entries(run_dir):
             key = entry.get("cache_key")
             html = entry.get("html")
-            if key and key not in found and html and (run_dir / html).is_file():
-                found[key] = (run_dir, entry)
+            if not (key and html and (run_dir / html).is_file()):
+                continue
+            candidates = found.setdefault(key, [])
+            if not candidates or candidates[-1][0] != run_dir:  # journal and run.json agree
+                candidates.append((run_dir, entry))
     return found
 
 
@@ -93,6 +96,15 @@ def _copy_atomic(src: Path, dest: Path) -> None:
     tmp = dest.with_name(f".{dest.name}.tmp")
     shutil.copy2(src, tmp)
     os.replace(tmp, dest)
+
+
+def reuse_first(run_dir: Path, candidates: list[Previous]) -> dict[str, Any] | None:
+    """:func:`reuse` the newest candidate that can be reused."""
+    for previous in candidates:
+        fields = reuse(run_dir, previous)
+        if fields is not None:
+            return fields
+    return None
 
 
 def reuse(run_dir: Path, previous: Previous) -> dict[str, Any] | None:

@@ -242,7 +242,7 @@ class DaskExecutor:
             futures[self.client.submit(run_on_dask_worker, task, config, key=key, pure=False)] = job
         started()
         try:
-            for future in as_completed(list(futures)):
+            for future in as_completed(list(futures), loop=self.client.loop):
                 job = futures[future]
                 try:
                     record(job, future.result())

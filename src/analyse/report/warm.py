@@ -5,27 +5,28 @@ Design (one worker = one warm parent):
 
 1. :func:`warm_up` runs once per worker process: it imports what the notebooks import
    (Polars, Altair, statsmodels, ``analyse``, IPython, papermill) and builds the HTML exporter.
-   Nothing runs a notebook there, so the parent holds no report state, and it checks that no
-   thread pool a child would inherit half-alive (Polars', Tokio's) has been started yet.
-2. :func:`forked_attempt` forks the warm parent for each report. The child (a copy-on-write
-   image: ~10 ms instead of a kernel start and 2-3 s of imports) executes the notebook through
-   papermill with :class:`WarmEngine`, writes the executed notebook and the page, sends the
-   outcome back through a pipe and exits. Isolation is the process boundary: variables,
-   monkey-patches, Altair themes and renderers, ``pl.Config`` (environment variables),
+   The worker never runs notebook code, so it holds no report state; it also checks that no
+   thread pool a child would inherit half-alive (Polars', Tokio's) has been started.
+2. For each report, papermill runs in the worker with :class:`WarmEngine`. Where nbclient would
+   start a kernel, the engine forks the worker: the child (:class:`ForkedShell`, a
+   copy-on-write image of the warm worker, ~10 ms instead of a kernel start and 2-3 s of
+   imports) is the kernel. It runs each cell it is sent on ipykernel's own
+   ``ZMQInteractiveShell``, whose display publisher and display hook send their messages to a
+   capturing session instead of a ZeroMQ socket, and sends the messages back through a pipe
+   (after the same JSON packer as on the wire). The worker turns them into nbformat outputs the
+   way nbclient does (``output_from_msg``, display-id updates, ``clear_output``); papermill
+   injects parameters, records cell metadata, writes the notebook and raises
+   :class:`PapermillExecutionError`, and the page is exported, all in the worker, out of reach
+   of the notebook's code. The child exits at the end of the notebook.
+3. Isolation is the process boundary, as with a kernel: variables, monkey-patches (of the
+   standard library too), Altair themes and renderers, ``pl.Config`` (environment variables),
    ``sys.modules`` additions, working folder, signal handlers die with the child.
-3. :class:`WarmEngine` is a papermill engine (``engine_name="analyse-warm"``): papermill still
-   injects parameters, records cell metadata and raises :class:`PapermillExecutionError`; the
-   cells run in-process on ipykernel's own ``ZMQInteractiveShell`` whose display publisher and
-   display hook send their messages to a capturing session instead of a ZeroMQ socket.
-   Messages go through the same JSON packer as on the wire and become nbformat outputs the way
-   nbclient builds them (``output_from_msg``, display-id updates, ``clear_output``), so the
-   executed notebook, and the page, are those of a real kernel.
 
 Differences with a kernel, none of which reaches a page: stdout / stderr are flushed at the end
 of a cell or before a display (ipykernel also flushes every 0.2 s, which only splits long
 outputs differently), output written by C code to file descriptors 1 and 2 goes to the
-report's log (a kernel forwards it into the cell), IPython startup files and extensions of the
-user's profile are not loaded, and a cell timeout raises ``TimeoutError`` in the cell.
+report's log (a kernel forwards it into the cell), and IPython startup files and extensions of
+the user's profile are not loaded.
 """
 
 from __future__ import annotations
@@ -36,13 +37,11 @@ import importlib
 import io
 import logging
 import os
-import pickle
 import re
 import signal
 import sys
-import time
-import traceback
 from collections.abc import Callable, Iterable, Mapping
+from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +110,12 @@ def warm_up(modules: Iterable[str] = ()) -> list[str]:
 
 
 def can_fork() -> bool:
-    """Whether this process may fork reports (warmed up, no thread pool started, POSIX)."""
-    return hasattr(os, "fork") and _warm["ready"] and not _warm["unsafe"]
+    """Whether this process may fork kernels: warmed up, POSIX, and no thread pool started
+    (checked again before every report: ``/proc`` lists this process's threads)."""
+    if not (hasattr(os, "fork") and _warm["ready"]) or _warm["unsafe"]:
+        return False
+    _warm["unsafe"] = fork_unsafe_threads()
+    return not _warm["unsafe"]
 
 
 def register_engine() -> None:
@@ -207,15 +210,9 @@ class OutputCollector:
         self.outputs: list[Any] = []
         self.clear_pending = False
         self.display_ids: dict[str, dict[int, list[int]]] = {}
-        self.failed = False
 
     def start(self, cell_index: int, outputs: list[Any]) -> None:
-        self.cell_index, self.outputs, self.clear_pending, self.failed = (
-            cell_index,
-            outputs,
-            False,
-            False,
-        )
+        self.cell_index, self.outputs, self.clear_pending = cell_index, outputs, False
 
     def __call__(self, msg_type: str, content: dict[str, Any]) -> None:
         transient = content.get("transient")
@@ -237,8 +234,6 @@ class OutputCollector:
             cells = self.display_ids.setdefault(display_id, {})
             cells.setdefault(self.cell_index, []).append(len(self.outputs))
         self.outputs.append(out)
-        if msg_type == "error":
-            self.failed = True
         _log_output(out)
 
     def _clear(self, wait: bool) -> None:
@@ -295,21 +290,21 @@ def _insert_cwd_in_path() -> None:
     sys.path.append("")
 
 
-class CellRunner:
-    """One ``ZMQInteractiveShell`` for one notebook, its messages collected as outputs."""
+class ShellSide:
+    """In the child: one ``ZMQInteractiveShell`` whose messages are kept, not sent."""
 
-    def __init__(self, nb: nbformat.NotebookNode) -> None:
+    def __init__(self) -> None:
         from ipykernel.compiler import XCachingCompiler
         from ipykernel.zmqshell import ZMQInteractiveShell
         from traitlets.config import Config
 
-        self.collector = OutputCollector(nb)
-        session = _capture_session_class()(self.collector)
+        self.messages: list[tuple[str, dict[str, Any]]] = []
+        session = _capture_session_class()(self._keep)
         config = Config()
         config.HistoryManager.enabled = False  # no sqlite file, no saving thread
         config.HistoryManager.hist_file = ":memory:"
-        self.stdout = CaptureStream("stdout", self.collector, 1)
-        self.stderr = CaptureStream("stderr", self.collector, 2)
+        self.stdout = CaptureStream("stdout", self._keep, 1)
+        self.stderr = CaptureStream("stderr", self._keep, 2)
         sys.stdout, sys.stderr = self.stdout, self.stderr
         os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
         _insert_cwd_in_path()
@@ -318,22 +313,18 @@ class CellRunner:
             publisher.session = session
             publisher.pub_socket = None
 
-    def run(self, cell: Any, index: int, timeout_s: float | None) -> bool:
-        """Execute one code cell into ``cell.outputs``; return whether it raised."""
-        cell.outputs = []
-        self.collector.start(index, cell.outputs)
-        timing = cell.metadata.setdefault("execution", {})
-        timing["iopub.status.busy"] = _timestamp()
+    def _keep(self, msg_type: str, content: dict[str, Any]) -> None:
+        self.messages.append((msg_type, content))
+
+    def run(self, source: str) -> tuple[int, list[tuple[str, dict[str, Any]]], bool]:
+        """Execute one cell: (execution count, messages, whether it raised)."""
+        self.messages = []
         count = self.shell.execution_count
-        cell.execution_count = count
-        timing["iopub.execute_input"] = _timestamp()
-        with _cell_timeout(timeout_s):
-            result = self.shell.run_cell(cell.source, store_history=True, silent=False)
+        result = self.shell.run_cell(source, store_history=True, silent=False)
         self.stdout.flush()
         self.stderr.flush()
-        timing["shell.execute_reply"] = timing["iopub.status.idle"] = _timestamp()
-        raised = self.collector.failed or not result.success
-        return raised and "raises-exception" not in cell.metadata.get("tags", [])
+        raised = not result.success or any(kind == "error" for kind, _ in self.messages)
+        return count, self.messages, raised
 
 
 def _timestamp() -> str:
@@ -341,25 +332,128 @@ def _timestamp() -> str:
 
 
 class CellTimeoutError(TimeoutError):
-    """A cell ran longer than the batch's ``cell_timeout_s``."""
+    """A cell ran longer than the batch's ``cell_timeout_s`` (its process is killed)."""
 
 
-@contextlib.contextmanager
-def _cell_timeout(seconds: float | None):
-    if not seconds:
-        yield
-        return
+class ReportProcessDiedError(RuntimeError):
+    """The forked kernel process ended while running a cell."""
 
-    def expire(signum: int, frame: Any) -> None:
-        raise CellTimeoutError(f"cell still running after {seconds:g} s")
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, float(seconds))
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+def describe_status(status: int) -> str:
+    """``waitpid`` status in words."""
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        with contextlib.suppress(ValueError):
+            return f"killed by signal {sig} ({signal.Signals(sig).name})"
+        return f"killed by signal {sig}"
+    return f"exit code {os.WEXITSTATUS(status)}"
+
+
+#: pid of the forked kernel running now (the watchdog kills it if the batch dies).
+current_child: dict[str, int | None] = {"pid": None}
+
+
+def _child_loop(requests: Connection, replies: Connection, parent_pid: int) -> None:
+    """The forked kernel: run cells until told to stop, then exit without any clean-up."""
+    from analyse.report.lifeline import die_with_parent
+
+    die_with_parent(signal.SIGKILL, expected_parent=parent_pid)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    with contextlib.suppress(Exception):
+        import numpy as np
+
+        np.random.seed()  # the parent's legacy global state would repeat in every child
+    side = ShellSide()
+    while True:
+        try:
+            source = requests.recv()
+        except (EOFError, OSError):
+            break
+        if source is None:
+            break
+        replies.send(side.run(source))
+    os._exit(0)
+
+
+class ForkedShell:
+    """The worker's side of a forked kernel (one per notebook)."""
+
+    def __init__(self) -> None:
+        request_r, request_w = os.pipe()
+        reply_r, reply_w = os.pipe()
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        parent = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child never returns
+            os.close(request_w)
+            os.close(reply_r)
+            try:
+                _child_loop(
+                    Connection(request_r, writable=False),
+                    Connection(reply_w, readable=False),
+                    parent,
+                )
+            finally:
+                os._exit(1)
+        os.close(request_r)
+        os.close(reply_w)
+        self.pid = pid
+        current_child["pid"] = pid
+        self.requests = Connection(request_w, readable=False)
+        self.replies = Connection(reply_r, writable=False)
+
+    def run(
+        self, source: str, timeout_s: float | None
+    ) -> tuple[int, list[tuple[str, dict[str, Any]]], bool]:
+        """Run one cell in the child; :class:`CellTimeoutError` or
+        :class:`ReportProcessDiedError` when it takes too long or dies."""
+        try:
+            self.requests.send(source)
+            if not self.replies.poll(timeout_s):
+                self.kill()
+                raise CellTimeoutError(f"cell still running after {timeout_s:g} s")
+            return self.replies.recv()
+        except (EOFError, OSError) as exc:
+            raise ReportProcessDiedError(f"report process died: {self._reap()}") from exc
+
+    def _reap(self) -> str:
+        with contextlib.suppress(ChildProcessError):
+            _, status = os.waitpid(self.pid, 0)
+            return describe_status(status)
+        return "status unknown"
+
+    def kill(self) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+
+    def close(self) -> None:
+        """Ask the child to exit (kill it if it does not), reap it, close the pipes."""
+        with contextlib.suppress(OSError):
+            self.requests.send(None)
+        self.requests.close()
+        if not self.replies.poll(5):  # EOF (readable) once the child has exited
+            self.kill()
+        self.replies.close()
+        self._reap()
+        current_child["pid"] = None
+
+    def __enter__(self) -> ForkedShell:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if exc[0] is not None:
+            self.kill()
+        self.close()
+
+
+def kill_current_child() -> None:
+    """Kill the forked kernel running now, if any (watchdog clean-up)."""
+    pid = current_child["pid"]
+    if pid:
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
 
 
 # --------------------------------------------------------------------------------------------
@@ -424,19 +518,41 @@ class WarmEngine(_engine_base()):  # type: ignore[misc]
     ) -> None:
         nb = nb_man.nb
         nb.metadata["language_info"] = _kernel_language_info()
-        runner = CellRunner(nb)
-        for index, cell in enumerate(nb.cells):
-            try:
-                nb_man.cell_start(cell, index)
-                if cell.cell_type != "code" or not cell.source.strip():
-                    continue
-                if "skip-execution" in cell.metadata.get("tags", []):
-                    continue
-                if runner.run(cell, index, execution_timeout):
-                    nb_man.cell_exception(cell, cell_index=index)
-                    break
-            finally:
-                nb_man.cell_complete(cell, cell_index=index)
+        collector = OutputCollector(nb)
+        with ForkedShell() as kernel:
+            for index, cell in enumerate(nb.cells):
+                try:
+                    nb_man.cell_start(cell, index)
+                    if _runs(cell) and _run_cell(kernel, collector, cell, index, execution_timeout):
+                        nb_man.cell_exception(cell, cell_index=index)
+                        break
+                finally:
+                    nb_man.cell_complete(cell, cell_index=index)
+
+
+def _runs(cell: Any) -> bool:
+    """What nbclient executes: non-empty code cells not tagged ``skip-execution``."""
+    return (
+        cell.cell_type == "code"
+        and bool(cell.source.strip())
+        and "skip-execution" not in cell.metadata.get("tags", [])
+    )
+
+
+def _run_cell(
+    kernel: ForkedShell, collector: OutputCollector, cell: Any, index: int, timeout_s: float | None
+) -> bool:
+    """Execute one cell into ``cell.outputs``; whether it stops the notebook."""
+    cell.outputs = []
+    collector.start(index, cell.outputs)
+    timing = cell.metadata.setdefault("execution", {})
+    timing["iopub.status.busy"] = timing["iopub.execute_input"] = _timestamp()
+    count, messages, raised = kernel.run(cell.source, timeout_s)
+    cell.execution_count = count
+    for msg_type, content in messages:
+        collector(msg_type, content)
+    timing["shell.execute_reply"] = timing["iopub.status.idle"] = _timestamp()
+    return raised and "raises-exception" not in cell.metadata.get("tags", [])
 
 
 def warm_execute(
@@ -462,108 +578,3 @@ def warm_execute(
         input_label=str(task["notebook"]),
         **kwargs,
     )
-
-
-# --------------------------------------------------------------------------------------------
-# Fork per report
-# --------------------------------------------------------------------------------------------
-
-#: pid of the report process running now (the watchdog kills it if the batch dies).
-current_child: dict[str, int | None] = {"pid": None}
-
-
-def _child_main(write_fd: int, parent_pid: int, run: Callable[[], Any]) -> None:
-    """The forked report process: run, send the outcome, exit without the parent's clean-up."""
-    code = 0
-    try:
-        from analyse.report.lifeline import die_with_parent
-
-        die_with_parent(signal.SIGKILL, expected_parent=parent_pid)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        with contextlib.suppress(Exception):
-            import numpy as np
-
-            np.random.seed()  # the parent's legacy global state would repeat in every child
-        outcome = run()
-        payload = pickle.dumps(outcome)
-    except BaseException as exc:
-        code = 1
-        payload = pickle.dumps(exc if _picklable(exc) else RuntimeError(traceback.format_exc()))
-    try:
-        with os.fdopen(write_fd, "wb") as pipe:
-            pipe.write(payload)
-    finally:
-        os._exit(code)
-
-
-def _picklable(value: Any) -> bool:
-    try:
-        pickle.dumps(value)
-    except Exception:
-        return False
-    return True
-
-
-def describe_status(status: int) -> str:
-    """``waitpid`` status in words."""
-    if os.WIFSIGNALED(status):
-        sig = os.WTERMSIG(status)
-        with contextlib.suppress(ValueError):
-            return f"killed by signal {sig} ({signal.Signals(sig).name})"
-        return f"killed by signal {sig}"
-    return f"exit code {os.WEXITSTATUS(status)}"
-
-
-class ReportProcessDiedError(RuntimeError):
-    """The forked report process ended without sending its outcome."""
-
-
-def run_forked(run: Callable[[], Any]) -> Any:
-    """Run ``run()`` in a forked child of this warm process and return what it returns.
-
-    Raises what the child raised, or :class:`ReportProcessDiedError` if it died without a word
-    (killed, crashed in native code). An interruption here (SIGTERM of the worker) kills the
-    child before going on.
-    """
-    for stream in (sys.stdout, sys.stderr):
-        with contextlib.suppress(Exception):
-            stream.flush()
-    read_fd, write_fd = os.pipe()
-    parent_pid = os.getpid()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child never returns (its coverage is not collected)
-        os.close(read_fd)
-        _child_main(write_fd, parent_pid, run)
-    os.close(write_fd)
-    current_child["pid"] = pid
-    try:
-        with os.fdopen(read_fd, "rb") as pipe:
-            payload = pipe.read()
-        _, status = os.waitpid(pid, 0)
-    except BaseException:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        with contextlib.suppress(ChildProcessError):
-            os.waitpid(pid, 0)
-        raise
-    finally:
-        current_child["pid"] = None
-    if not payload:
-        raise ReportProcessDiedError(f"report process {pid} died: {describe_status(status)}")
-    outcome = pickle.loads(payload)
-    if isinstance(outcome, BaseException):
-        raise outcome
-    return outcome
-
-
-def kill_current_child() -> None:
-    """Kill the report process running now, if any (watchdog clean-up)."""
-    pid = current_child["pid"]
-    if pid:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-
-
-def elapsed_since(start: float) -> float:
-    """Seconds since ``time.monotonic()`` was ``start``, rounded to the millisecond."""
-    return round(time.monotonic() - start, 3)

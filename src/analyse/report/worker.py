@@ -207,25 +207,6 @@ def _format_exc() -> str:
     return _ANSI_RE.sub("", traceback.format_exc())
 
 
-def _forked_attempt(
-    source: nbformat.NotebookNode, task: Mapping[str, Any], paths: ReportPaths
-) -> Attempt:
-    """One attempt in a child forked from this warm process (see :mod:`analyse.report.warm`)."""
-    from analyse.report import warm
-
-    started = time.monotonic()
-    try:
-        attempt = warm.run_forked(lambda: attempt_report(source, task, paths, warm.warm_execute))
-    except warm.ReportProcessDiedError as exc:
-        return Attempt(ok=False, retry=True, error=str(exc))
-    if attempt.ok:  # fork, hand-over of the outcome, exit
-        wall = time.monotonic() - started
-        attempt.timings["fork_s"] = round(
-            wall - attempt.timings["execute_s"] - attempt.timings["html_s"], 3
-        )
-    return attempt
-
-
 def _choose_attempt(
     task: Mapping[str, Any], execute: Executor | None
 ) -> Callable[[nbformat.NotebookNode, Mapping[str, Any], ReportPaths], Attempt]:
@@ -235,7 +216,9 @@ def _choose_attempt(
         from analyse.report import warm
 
         if warm.can_fork():
-            return _forked_attempt
+            return lambda source, task, paths: attempt_report(
+                source, task, paths, warm.warm_execute
+            )
     return lambda source, task, paths: attempt_report(source, task, paths, papermill_execute)
 
 
