@@ -364,25 +364,35 @@ def _text_of(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def _etalab_commune_row(i: int, record: Any) -> dict[str, Any]:
-    """One record of communes.json as text columns (``_problem`` when it is not an object)."""
-    if not isinstance(record, dict):
-        return {ROW_COL: i, "_problem": type(record).__name__}
-    population = record.get("population")
-    parent = {"commune-deleguee": "chefLieu", "commune-associee": "chefLieu"}.get(
-        str(record.get("type")), "commune"
-    )
-    former = record.get("anciensCodes")
-    return {
-        ROW_COL: i,
-        **{k: _text_of(record.get(k)) for k in ("code", "nom", "type", "departement", "region")},
-        "population": _text_of(population),
-        "_population_ok": population is None
-        or (isinstance(population, int) and not isinstance(population, bool) and population >= 0),
-        "_parent": _text_of(record.get(parent)),
-        "former_codes": [str(c) for c in former] if isinstance(former, list) else [],
-        "_problem": None,
+def _etalab_commune_columns(records: list[Any]) -> dict[str, list[Any]]:
+    """The records of communes.json as columns of text (``_problem`` for non-objects)."""
+    columns: dict[str, list[Any]] = {
+        k: []
+        for k in (ROW_COL, *_ETALAB_RAW, "_population_ok", "_parent", "former_codes", "_problem")
     }
+    empty: dict[str, Any] = {}
+    for i, record in enumerate(records, start=1):
+        ok = isinstance(record, dict)
+        r = record if ok else empty
+        population = r.get("population")
+        kind = _text_of(r.get("type"))
+        former = r.get("anciensCodes")
+        columns[ROW_COL].append(i)
+        for k in ("code", "nom", "departement", "region"):
+            columns[k].append(_text_of(r.get(k)))
+        columns["type"].append(kind)
+        columns["population"].append(_text_of(population))
+        columns["_population_ok"].append(
+            population is None
+            or (
+                isinstance(population, int) and not isinstance(population, bool) and population >= 0
+            )
+        )
+        parent = "chefLieu" if kind in ("commune-deleguee", "commune-associee") else "commune"
+        columns["_parent"].append(_text_of(r.get(parent)))
+        columns["former_codes"].append([str(c) for c in former] if isinstance(former, list) else [])
+        columns["_problem"].append(None if ok else type(record).__name__)
+    return columns
 
 
 def read_etalab_communes(path: Path, *, source_id: str = "etalab_communes") -> CleanResult:
@@ -407,9 +417,7 @@ def read_etalab_communes(path: Path, *, source_id: str = "etalab_communes") -> C
         "former_codes": pl.List(pl.String),
         "_problem": pl.String,
     }
-    raw = pl.DataFrame(
-        [_etalab_commune_row(i, r) for i, r in enumerate(records, start=1)], schema=schema
-    )
+    raw = pl.DataFrame(_etalab_commune_columns(records), schema=schema)
     kept, quarantined = partition(
         raw,
         [

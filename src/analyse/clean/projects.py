@@ -192,9 +192,13 @@ def _first_ragged_row(text: str, separator: str, skip_rows: int) -> tuple[int, i
     return None
 
 
+def _strip_header(name: str) -> str:
+    return re.sub(r"^[\s\u00a0\u202f]+|[\s\u00a0\u202f]+$", "", name)
+
+
 def _strip_headers(df: pl.DataFrame) -> pl.DataFrame:
     """Strip spaces (incl. non-breaking) around headers, when that creates no duplicate."""
-    stripped = [re.sub(r"^[\s\u00a0\u202f]+|[\s\u00a0\u202f]+$", "", c) for c in df.columns]
+    stripped = [_strip_header(c) for c in df.columns]
     if len(set(stripped)) == len(stripped):
         df.columns = stripped
     return df
@@ -217,14 +221,24 @@ _CSV_OPTIONS = {
 }
 
 
-def _read_csv(path: Path, *, encoding: str, separator: str, skip_rows: int) -> pl.DataFrame:
+def _read_csv(
+    path: Path,
+    *,
+    encoding: str,
+    separator: str,
+    skip_rows: int,
+    categorical: frozenset[str] = frozenset(),
+) -> pl.DataFrame:
     """Every cell as text, ``_row`` = line number. UTF-8 files are read by Polars straight from
-    disk (it checks the encoding); any problem sends them the careful way, which decodes the
-    whole file in Python to name the offending line."""
+    disk (it checks the encoding), the columns named in ``categorical`` as ``Categorical`` (4
+    bytes a row instead of 16 for columns whose values repeat); any problem sends them the
+    careful way, which decodes the whole file in Python to name the offending line."""
     if encoding in {"utf-8", "utf-8-sig"}:
-        df = _read_utf8_csv(path, separator=separator, skip_rows=skip_rows)
+        df = _read_utf8_csv(path, separator=separator, skip_rows=skip_rows, categorical=categorical)
         if df is not None:
-            return _number_lines(df, skip_rows, _count_lines(path))
+            return _number_lines(
+                df, skip_rows, _count_lines(path, header_line=skip_rows + 1, rows=df.height)
+            )
     data = path.read_bytes()
     text = _decode(data, encoding, path)
     if encoding in {"utf-8", "utf-8-sig"}:
@@ -254,20 +268,42 @@ def _read_csv(path: Path, *, encoding: str, separator: str, skip_rows: int) -> p
     return _number_lines(df, skip_rows, n_lines)
 
 
-def _read_utf8_csv(path: Path, *, separator: str, skip_rows: int) -> pl.DataFrame | None:
+def _read_utf8_csv(
+    path: Path, *, separator: str, skip_rows: int, categorical: frozenset[str]
+) -> pl.DataFrame | None:
     """The file read by Polars from disk, or None when anything looks wrong (see _read_csv)."""
+    import csv
+
     with path.open("rb") as handle:  # Polars checks neither skipped lines nor the header
-        head = b"".join(handle.readline() for _ in range(skip_rows + 1))
+        skipped = b"".join(handle.readline() for _ in range(skip_rows))
+        header = handle.readline()
     try:
-        head.decode("utf-8")
-        df = pl.read_csv(path, separator=separator, skip_lines=skip_rows, **_CSV_OPTIONS)
-    except (UnicodeDecodeError, pl.exceptions.PolarsError):
+        skipped.decode("utf-8")
+        names = next(csv.reader([header.decode("utf-8-sig").rstrip("\r\n")], delimiter=separator))
+        overrides = {n: pl.Categorical for n in names if _strip_header(n) in categorical}
+        df = pl.read_csv(
+            path,
+            separator=separator,
+            skip_lines=skip_rows,
+            schema_overrides=overrides or None,
+            **_CSV_OPTIONS,
+        )
+    except (UnicodeDecodeError, StopIteration, csv.Error, pl.exceptions.PolarsError):
         return None
     return df if df.height else None
 
 
-def _count_lines(path: Path, chunk_bytes: int = 1 << 24) -> int:
-    """Lines of a file (a last line without end counted), read in chunks (bounded memory)."""
+def _count_lines(path: Path, *, header_line: int, rows: int, chunk_bytes: int = 1 << 24) -> int:
+    """Lines of a file (a last line without end counted), read in chunks (bounded memory).
+
+    A file without any ``"`` has no value spanning lines: its ``header_line + rows`` lines
+    (``rows`` records, blank lines included) are not counted.
+    """
+    import mmap
+
+    with path.open("rb") as handle, mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as mm:
+        if mm.find(b'"') < 0:
+            return header_line + rows
     n, last = 0, b"\n"
     with path.open("rb") as handle:
         while chunk := handle.read(chunk_bytes):
@@ -288,7 +324,7 @@ def _number_lines(df: pl.DataFrame, skip_rows: int, n_lines: int) -> pl.DataFram
         # quoted values spanning several lines: shift the following rows' line numbers
         values = [c for c in df.columns if c != ROW_COL]
         inner = pl.sum_horizontal(
-            pl.col(values).str.count_matches("\n", literal=True).fill_null(0)
+            pl.col(values).cast(pl.String).str.count_matches("\n", literal=True).fill_null(0)
         ).cast(pl.Int64)
         df = df.with_columns(
             (pl.col(ROW_COL) + inner.cum_sum().shift(1, fill_value=0)).alias(ROW_COL)
@@ -341,7 +377,10 @@ def _read_xlsx(path: Path, *, sheet: str | None, skip_rows: int, decimal: str) -
 
 
 def read_raw_projects(
-    path: str | Path, mapping: ExtractMapping | str | Path | None = None
+    path: str | Path,
+    mapping: ExtractMapping | str | Path | None = None,
+    *,
+    categorical_fields: tuple[str, ...] = (),
 ) -> pl.DataFrame:
     """Read an operator extract as written: every cell as text, plus ``_row``.
 
@@ -349,7 +388,8 @@ def read_raw_projects(
     and skipped rows counted. Entirely blank rows are dropped. Headers are stripped of spaces.
     Raises :class:`InputFileError` for a missing file, a wrong encoding (naming the line of the
     first undecodable byte), a missing sheet (naming the sheets present) or a row with more
-    fields than the header.
+    fields than the header. The columns of ``categorical_fields`` (canonical names) may come
+    as ``Categorical`` text (UTF-8 CSV read directly: less memory for repeated values).
     """
     path = Path(path)
     mapping = resolve_mapping(mapping)
@@ -359,8 +399,14 @@ def read_raw_projects(
         return _read_xlsx(
             path, sheet=mapping.sheet, skip_rows=mapping.skip_rows, decimal=mapping.decimal
         )
+    columns = mapping.columns or {f: f for f in CANONICAL_FIELDS}
+    categorical = frozenset(h for f, h in columns.items() if f in categorical_fields)
     return _read_csv(
-        path, encoding=mapping.encoding, separator=mapping.delimiter, skip_rows=mapping.skip_rows
+        path,
+        encoding=mapping.encoding,
+        separator=mapping.delimiter,
+        skip_rows=mapping.skip_rows,
+        categorical=categorical,
     )
 
 
@@ -511,9 +557,17 @@ def _mostly_distinct(keys: pl.DataFrame) -> bool:
     return sample.n_unique() > 0.9 * sample.height
 
 
+def _as_text(keys: pl.DataFrame) -> pl.DataFrame:
+    """``keys`` with ``Categorical`` columns as plain text (what the expressions read)."""
+    cats = [c for c, t in keys.schema.items() if t == pl.Categorical]
+    return keys.with_columns(pl.col(cats).cast(pl.String)) if cats else keys
+
+
 def _per_distinct(keys: pl.DataFrame, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
     columns = keys.columns
-    distinct = keys.unique().with_columns(e.alias(n) for n, e in exprs.items())
+    distinct = keys.unique()
+    values = _as_text(distinct).select(e.alias(n) for n, e in exprs.items())
+    distinct = pl.concat([distinct, values], how="horizontal")
     return keys.join(
         distinct, on=columns, how="left", nulls_equal=True, maintain_order="left"
     ).drop(columns)
@@ -542,6 +596,7 @@ def _normalise_column(
     keys = df.select(columns)
     if not _mostly_distinct(keys):
         return _per_distinct(keys, exprs)
+    keys = _as_text(keys)
     if fast is None:
         return keys.lazy().select(e.alias(n) for n, e in exprs.items()).collect()
     out = (
@@ -691,6 +746,7 @@ def _quarantine_bad(
     ``rules`` failed: the raw columns come back from ``attach`` (by ``_row``) for details and
     raw JSON, and :func:`analyse.quarantine.partition` names the first failing rule."""
     extra = attach.filter(pl.col(ROW_COL).is_in(bad.get_column(ROW_COL).implode()))
+    extra = _as_text(extra.drop([c for c in extra.columns if c in bad.columns and c != ROW_COL]))
     bad = bad.join(extra, on=ROW_COL, how="left", maintain_order="left")
     local = [Rule(r.reason, pl.col(f"_fail_{i}"), r.column, r.detail) for i, r in enumerate(rules)]
     not_failed, quarantined = partition(
@@ -801,13 +857,7 @@ def _clean_fund(
 
     # narrow frame of the raw text of each canonical field (columns are shared, not copied)
     inputs = raw.select(
-        pl.col(ROW_COL),
-        *(
-            (pl.col(h) if h else pl.lit(mapping.defaults.get(f), pl.String))
-            .cast(pl.String)
-            .alias(_in(f))
-            for f, h in headers.items()
-        ),
+        pl.col(ROW_COL), *(_input_column(raw, mapping, f, h) for f, h in headers.items())
     )
     work = _resolve_communes(_normalise_fields(inputs, mapping), communes)
     clock("normalise_s")
@@ -839,6 +889,27 @@ def _clean_fund(
     )
     clock("output_s")
     return projects, conform(quarantine, QUARANTINE, name="quarantine_projects")
+
+
+#: Fields whose values repeat (dates, places, labels, job counts): read as ``Categorical``
+#: from a UTF-8 CSV and normalised once per distinct value.
+_REPEATED_FIELDS = (
+    "decision_date", "sector", "firm_size", "commune_insee", "commune_name",
+    "departement_code", "postal_code", "jobs_created", "jobs_maintained",
+)  # fmt: skip
+
+
+def _input_column(
+    raw: pl.DataFrame, mapping: ExtractMapping, field: str, header: str | None
+) -> pl.Expr:
+    """The raw text of a canonical field: its column (text, or ``Categorical`` text as read),
+    or the mapping's default."""
+    if header is None:
+        return pl.lit(mapping.defaults.get(field), pl.String).alias(_in(field))
+    column = pl.col(header)
+    if raw.schema[header] != pl.Categorical:
+        column = column.cast(pl.String)
+    return column.alias(_in(field))
 
 
 class _Clock:
@@ -1059,9 +1130,12 @@ def _first_rows(
     window function.
     """
     frame = df.select(pl.col(ROW_COL), *key).with_columns(among.alias("_among"))
+    combined = pl.col(key[0]).hash(seed=0)
+    for seed, column in enumerate(key[1:], start=1):
+        combined = combined ^ pl.col(column).hash(seed=seed)
     hashed = frame.select(
         pl.when("_among").then(pl.col(ROW_COL)).alias("_own"),
-        pl.when("_among").then(pl.struct(key).hash()).alias("_h"),
+        pl.when("_among").then(combined).alias("_h"),
     )
     own, h = hashed.get_column("_own"), hashed.get_column("_h")
     idx = (h.is_duplicated() & h.is_not_null()).arg_true()
@@ -1156,7 +1230,7 @@ def clean_fund_projects(
     mapping = resolve_mapping(mapping)
     timings = timings if timings is not None else {}
     start = time.perf_counter()
-    raw = read_raw_projects(path, mapping)
+    raw = read_raw_projects(path, mapping, categorical_fields=_REPEATED_FIELDS)
     timings["read_s"] = round(time.perf_counter() - start, 3)
     timings["rows_in"] = raw.height
     sheet = mapping.sheet if mapping.format == "xlsx" else None
