@@ -326,6 +326,50 @@ def _read_phase1(
     return out
 
 
+def _source_entries(
+    results: list[CleanResult], raw_dir: Path, paths: dict[str, Path]
+) -> dict[str, dict[str, Any]]:
+    """``quality.json`` entry of every source read (and of the absent grouping CSV)."""
+    sources: dict[str, dict[str, Any]] = {}
+    for result in results:
+        # a source's quarantined rows may sit in several tables (COG: communes, epci, zones)
+        result_q = _concat(result.quarantine.values())
+        for stats in result.stats:
+            sources[stats.source_id] = _source_entry(
+                stats, result_q, raw_dir, paths[stats.source_id]
+            )
+    if "ti_phase1_groupings" in paths and "ti_phase1_groupings" not in sources:
+        sources["ti_phase1_groupings"] = {
+            "file": str(SOURCE_PATHS["ti_phase1_groupings"]),
+            "unit": "CSV line",
+            "status": "absent (optional source): phase-1 memberships read from ti_phase1",
+            "rows_in": 0,
+            "rows_out": 0,
+            "rows_quarantined": 0,
+            "by_reason": {},
+            "quarantine_tables": ["territory_members"],
+        }
+    return sources
+
+
+def _attribution_summary(
+    commune_territories: pl.DataFrame, commune_members: pl.DataFrame, set_aside: pl.DataFrame
+) -> dict[str, Any]:
+    """How communes got their territory: rows, communes listed directly or through an EPT
+    (by phase), links set aside."""
+    kind = pl.when(pl.col("via") == "commune").then(pl.lit("direct")).otherwise(pl.lit("ept"))
+    counts = commune_members.group_by(kind.alias("kind"), "ti_phase").len()
+    by_phase: dict[str, dict[str, int]] = {"direct": {}, "ept": {}}
+    for k, phase, n in counts.sort("kind", "ti_phase").iter_rows():
+        by_phase[k][str(phase)] = int(n)
+    return {
+        "rows": commune_territories.height,
+        "communes_listed_directly_by_phase": by_phase["direct"],
+        "communes_via_ept_by_phase": by_phase["ept"],
+        "links_set_aside_commune_in_several_territories": set_aside.height,
+    }
+
+
 def build_core_tables(
     raw_dir: Path,
 ) -> tuple[dict[str, pl.DataFrame], dict[str, pl.DataFrame], dict[str, Any]]:
@@ -399,26 +443,7 @@ def build_core_tables(
     }
     quarantine["commune_territories"] = ct_quarantine
 
-    sources: dict[str, dict[str, Any]] = {}
-    for result in results:
-        # a source's quarantined rows may sit in several tables (COG: communes, epci, zones)
-        result_q = _concat(result.quarantine.values())
-        for stats in result.stats:
-            sources[stats.source_id] = _source_entry(
-                stats, result_q, raw_dir, paths[stats.source_id]
-            )
-
-    if "ti_phase1_groupings" in paths and "ti_phase1_groupings" not in sources:
-        sources["ti_phase1_groupings"] = {
-            "file": str(SOURCE_PATHS["ti_phase1_groupings"]),
-            "unit": "CSV line",
-            "status": "absent (optional source): phase-1 memberships read from ti_phase1",
-            "rows_in": 0,
-            "rows_out": 0,
-            "rows_quarantined": 0,
-            "by_reason": {},
-            "quarantine_tables": ["territory_members"],
-        }
+    sources = _source_entries(results, raw_dir, paths)
     start = time.perf_counter()
     opt_tables, opt_quarantine, opt_entries = _clean_optional_projects(
         paths, communes, commune_territories, is_synthetic=synthetic
@@ -428,27 +453,15 @@ def build_core_tables(
     quarantine.update(opt_quarantine)
     sources.update(opt_entries)
 
-    via = pl.when(pl.col("via") == "commune").then(pl.lit("direct")).otherwise(pl.lit("ept"))
-    by_phase = {
-        kind: {
-            str(p): int(n) for p, n in part.group_by("ti_phase").len().sort("ti_phase").iter_rows()
-        }
-        for kind, part in commune_members.with_columns(via.alias("_kind"))
-        .partition_by("_kind", as_dict=True, include_key=False)
-        .items()
-    }
     quality: dict[str, Any] = {
         "synthetic": synthetic,
         "sources": sources,
         "tables": {name: tables[name].height for name in CORE_TABLES},
         "quarantine_tables": {name: quarantine[name].height for name in CORE_TABLES},
         "derived": {
-            "commune_territories": {
-                "rows": commune_territories.height,
-                "communes_listed_directly_by_phase": by_phase.get(("direct",), {}),
-                "communes_via_ept_by_phase": by_phase.get(("ept",), {}),
-                "links_set_aside_commune_in_several_territories": ct_quarantine.height,
-            },
+            "commune_territories": _attribution_summary(
+                commune_territories, commune_members, ct_quarantine
+            ),
             **geo_derived,
         },
         "timings_s": timings,

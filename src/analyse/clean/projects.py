@@ -1015,6 +1015,12 @@ def _fund_rules(label: Callable[[str], str], commune_column: str) -> list[Rule]:
                     _quoted(pl.col(_in(field))),
                 )
             )
+    return [*rules, *_date_size_rules(label), *_commune_rules(label, commune_column)]
+
+
+def _date_size_rules(label: Callable[[str], str]) -> list[Rule]:
+    """Rules on the decision date, aid against investment and the firm size."""
+    rules: list[Rule] = []
     raw_date = pl.col(_in("decision_date"))
     rules.append(
         Rule(
@@ -1056,6 +1062,12 @@ def _fund_rules(label: Callable[[str], str], commune_column: str) -> list[Rule]:
             ),
         )
     )
+    return rules
+
+
+def _commune_rules(label: Callable[[str], str], commune_column: str) -> list[Rule]:
+    """Rules on the commune (unique, known) and its département."""
+    rules: list[Rule] = []
     status = pl.col(_w("commune_match"))
     rules.append(
         Rule(
@@ -1344,15 +1356,32 @@ def clean_relance_projects(
             column=missing[0],
             found=f"headers {found}",
         )
-    raw_columns = found
-    source_file = path.name
-    col = pl.col
+    df = _relance_working_frame(raw, communes, commune_territories)
+    kept, quarantine = partition(
+        df,
+        _relance_rules(found),
+        source_id=source_id,
+        source_file=path.name,
+        raw_columns=found,
+    )
+    projects = _relance_output(kept, source_id, path.name, is_synthetic)
+    return conform(projects, RELANCE_PROJECTS, name="relance_projects"), conform(
+        quarantine, QUARANTINE, name="quarantine_relance_projects"
+    )
 
+
+def _relance_working_frame(
+    raw: pl.DataFrame, communes: pl.DataFrame, commune_territories: pl.DataFrame
+) -> pl.DataFrame:
+    """The MEF list with its normalised columns, commune (by name within the département),
+    attribution and the département's région (``_dep_region``)."""
+    col = pl.col
     gps = col("coordonnees_gps").str.extract_groups(
         r"^\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*[,;]\s*(-?[0-9]+(?:[.,][0-9]+)?)\s*$"
     )
     lat = gps.struct.field("1").str.replace(",", ".").cast(pl.Float64, strict=False)
     lon = gps.struct.field("2").str.replace(",", ".").cast(pl.Float64, strict=False)
+    on_earth = lat.is_between(-90, 90) & lon.is_between(-180, 180)
     code = normalise_departement_code(col("code_departement"))
     lf = raw.lazy().with_columns(
         _text(col("entreprise")).alias(_w("firm_name")),
@@ -1362,18 +1391,17 @@ def clean_relance_projects(
             _w("departement_code")
         ),
         _text(col("nom_commune")).alias(_w("commune_name")),
-        pl.when(lat.is_between(-90, 90) & lon.is_between(-180, 180)).then(lat).alias(_w("lat")),
-        pl.when(lat.is_between(-90, 90) & lon.is_between(-180, 180)).then(lon).alias(_w("lon")),
+        pl.when(on_earth).then(lat).alias(_w("lat")),
+        pl.when(on_earth).then(lon).alias(_w("lon")),
     )
-    lf = match_commune_by_name(
+    df = match_commune_by_name(
         lf,
         communes.lazy(),
         name_col=_w("commune_name"),
         departement_col=_w("departement_code"),
         insee_col=_w("commune_insee"),
         status_col=_w("commune_match"),
-    )
-    df = lf.collect()
+    ).collect()
     df = pl.concat(
         [df, _attribution(df.get_column(_w("commune_insee")), communes, commune_territories)],
         how="horizontal",
@@ -1383,13 +1411,15 @@ def clean_relance_projects(
         .unique(subset=["departement_code"], keep="first")
         .rename({"departement_code": _w("departement_code"), "region_code": "_dep_region"})
     )
-    df = df.join(dep_region, on=_w("departement_code"), how="left", maintain_order="left")
+    return df.join(dep_region, on=_w("departement_code"), how="left", maintain_order="left")
 
-    rules = _relance_rules(raw_columns)
-    kept, quarantine = partition(
-        df, rules, source_id=source_id, source_file=source_file, raw_columns=raw_columns
-    )
-    projects = kept.select(
+
+def _relance_output(
+    kept: pl.DataFrame, source_id: str, source_file: str, is_synthetic: bool
+) -> pl.DataFrame:
+    """The core ``relance_projects`` columns of the lines kept."""
+    col = pl.col
+    return kept.select(
         _make_project_id(source_id).alias("project_id"),
         col(_w("firm_name")).alias("firm_name"),
         _text(col("type_entreprise")).alias("firm_type"),
@@ -1418,7 +1448,4 @@ def clean_relance_projects(
         pl.lit(source_file, pl.String).alias("source_file"),
         col(ROW_COL).alias("source_row"),
         pl.lit(is_synthetic, pl.Boolean).alias("is_synthetic"),
-    )
-    return conform(projects, RELANCE_PROJECTS, name="relance_projects"), conform(
-        quarantine, QUARANTINE, name="quarantine_relance_projects"
     )

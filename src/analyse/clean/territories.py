@@ -723,6 +723,37 @@ def build_territory_shapes(
     )
 
 
+def _shape_rules(id_property: str, territories: pl.DataFrame) -> list[Rule]:
+    """Quarantine rules of features read for their shape only, in priority order."""
+    ti_id = pl.col("ti_id")
+    missing = [
+        Rule(
+            "missing_property",
+            pl.col("_missing") == prop,
+            prop,
+            pl.format("feature {} has no '{}'", pl.col(ROW_COL), pl.col("_missing")),
+        )
+        for prop in ("properties", id_property)
+    ]
+    return [
+        *missing,
+        Rule(
+            "invalid_ti_id",
+            ~ti_id.fill_null("").str.contains(TI_ID_RE),
+            id_property,
+            pl.col("ti_id_raw"),
+        ),
+        Rule("duplicate_territory", ~ti_id.is_first_distinct(), id_property, ti_id),
+        Rule(
+            "unknown_territory",
+            ~ti_id.is_in(territories.get_column("ti_id").implode()),
+            id_property,
+            ti_id,
+        ),
+        Rule("missing_geometry", ~pl.col("has_geometry"), "geometry"),
+    ]
+
+
 def read_ti_shapes(
     path: Path,
     territories: pl.DataFrame,
@@ -758,36 +789,7 @@ def read_ti_shapes(
     ).with_columns(pl.col("ti_id_raw").str.to_lowercase().alias("ti_id"))
     kept, quarantined = partition(
         frame,
-        [
-            *(
-                Rule(
-                    "missing_property",
-                    pl.col("_missing") == prop,
-                    prop,
-                    pl.format("feature {} has no '{}'", pl.col(ROW_COL), pl.col("_missing")),
-                )
-                for prop in ("properties", id_property)
-            ),
-            Rule(
-                "invalid_ti_id",
-                ~pl.col("ti_id").fill_null("").str.contains(TI_ID_RE),
-                id_property,
-                pl.col("ti_id_raw"),
-            ),
-            Rule(
-                "duplicate_territory",
-                ~pl.col("ti_id").is_first_distinct(),
-                id_property,
-                pl.col("ti_id"),
-            ),
-            Rule(
-                "unknown_territory",
-                ~pl.col("ti_id").is_in(territories.get_column("ti_id").implode()),
-                id_property,
-                pl.col("ti_id"),
-            ),
-            Rule("missing_geometry", ~pl.col("has_geometry"), "geometry"),
-        ],
+        _shape_rules(id_property, territories),
         source_id=source_id,
         source_file=path.name,
         raw_columns=("ti_id_raw",),
