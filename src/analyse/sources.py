@@ -57,6 +57,7 @@ class Source:
     extra: dict[str, str] = field(default_factory=dict)
     attribution_fr: str = ""  # French name of the data and its producer (attribution line)
     updated: str = ""  # publisher's date of last update: YYYY-MM-DD, YYYY-MM or YYYY
+    vintage_fr: str = ""  # the vintage in French, for reviewer pages (provenance blocks)
 
 
 # Filled in by the sources/fetch work; ids and paths below are fixed.
@@ -176,6 +177,7 @@ def _quarters(first_year: int, last_year: int, last_quarter: int) -> tuple[str, 
 _SOURCE_LIST: tuple[Source, ...] = (
     Source(
         id="ti_phase1",
+        vintage_fr="phase 1, 2018-2022 : liste définitive (149 territoires)",
         attribution_fr=(
             "Territoires d'industrie, périmètres de la phase 1 (2018-2022) : " + _ATTR_TI
         ),
@@ -207,6 +209,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="ti_phase2",
+        vintage_fr="phase 2, 2023-2027 : 183 territoires, extrait ANCT du 4 juillet 2024",
         attribution_fr=(
             "Territoires d'industrie, périmètres de la phase 2 (2023-2027) : " + _ATTR_TI
         ),
@@ -237,6 +240,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="cog_epci",
+        vintage_fr="COG au 1er janvier 2023 (mis en ligne le 17 mars 2023)",
         attribution_fr=(
             "Intercommunalités au 1er janvier 2023, composition communale (Code officiel "
             "géographique) : INSEE"
@@ -266,6 +270,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="cog_ze2020",
+        vintage_fr="zonage 2020, COG au 1er janvier 2023",
         attribution_fr=("Zones d'emploi 2020 au 1er janvier 2023, composition communale : INSEE"),
         updated="2023",
         path=SOURCE_PATHS["cog_ze2020"],
@@ -291,6 +296,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="typo_densite",
+        vintage_fr="grille communale de densité (millésime du COG non précisé par la copie de l'ANCT)",
         attribution_fr=_ATTR_TYPO,
         updated="2026-07-02",
         path=SOURCE_PATHS["typo_densite"],
@@ -317,6 +323,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="typo_centralite",
+        vintage_fr="centralités communales (millésime du COG non précisé par la copie de l'ANCT)",
         attribution_fr=_ATTR_TYPO,
         updated="2026-07-02",
         path=SOURCE_PATHS["typo_centralite"],
@@ -339,6 +346,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="typo_ruralite",
+        vintage_fr="typologie des ruralités (millésime du COG non précisé par la copie de l'ANCT)",
         attribution_fr=_ATTR_TYPO,
         updated="2026-07-02",
         path=SOURCE_PATHS["typo_ruralite"],
@@ -363,6 +371,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="unemployment_ze",
+        vintage_fr="du 1er trimestre 2003 au 3e trimestre 2023 (zones d'emploi 2020, hors Mayotte et Guyane)",
         attribution_fr=(
             "Taux de chômage localisés par zone d'emploi, 1er trimestre 2003 au 3e trimestre "
             "2023 : INSEE"
@@ -388,6 +397,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="relance_national",
+        vintage_fr="série mensuelle jusqu'au 31 décembre 2022",
         attribution_fr=_ATTR_BAROMETRE,
         updated="2023-01-19",
         path=SOURCE_PATHS["relance_national"],
@@ -418,6 +428,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="relance_regional",
+        vintage_fr="série mensuelle du 31 juillet 2020 au 31 décembre 2022, 18 régions",
         attribution_fr=_ATTR_BAROMETRE,
         updated="2023-01-19",
         path=SOURCE_PATHS["relance_regional"],
@@ -448,6 +459,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="relance_departemental",
+        vintage_fr="valeur au 31 décembre 2022 (initiale au 31 octobre 2020), 101 départements",
         attribution_fr=_ATTR_BAROMETRE,
         updated="2023-01-18",
         path=SOURCE_PATHS["relance_departemental"],
@@ -487,6 +499,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="mef_plan_de_relance",
+        vintage_fr="mise à jour du 8 avril 2022 (3 080 projets, sans montant par projet)",
         attribution_fr=(
             "Plan de relance, projets industriels lauréats : ministère de l'Économie et des "
             "Finances, data.economie.gouv.fr"
@@ -538,6 +551,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="fund_projects",
+        vintage_fr="tel que livré par l'opérateur",
         path=SOURCE_PATHS["fund_projects"],
         publisher="Operator of the acceleration fund (extract under agreement)",
         title=(
@@ -562,6 +576,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="fund_mapping",
+        vintage_fr="associée à l'extrait de l'opérateur",
         path=SOURCE_PATHS["fund_mapping"],
         publisher="Evaluator (written for the operator extract)",
         title="Column mapping of the operator extract to the canonical project schema",
@@ -576,6 +591,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="ti_phase1_groupings",
+        vintage_fr="phase 1, 2018-2022 (ressource du jeu de données data.gouv.fr)",
         attribution_fr=(
             "Territoires d'industrie, territoires et groupements de la phase 1 : ANCT, data.gouv.fr"
         ),
@@ -598,6 +614,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="etalab_communes",
+        vintage_fr="communes du COG 2025 et populations légales (paquet Etalab 6.0.0)",
         attribution_fr=_ATTR_ETALAB,
         updated="2026-04-09",
         path=SOURCE_PATHS["etalab_communes"],
@@ -647,6 +664,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="etalab_ept",
+        vintage_fr="établissements publics territoriaux au 1er janvier 2025 (11 EPT)",
         attribution_fr=_ATTR_ETALAB,
         updated="2026-04-09",
         path=SOURCE_PATHS["etalab_ept"],
@@ -684,6 +702,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="published_announcements",
+        vintage_fr="déclarations du 1er décembre 2020 au 21 novembre 2024",
         attribution_fr=_ATTR_PUBLISHED,
         updated="2024-11-21",
         path=SOURCE_PATHS["published_announcements"],
@@ -714,6 +733,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="published_milestones",
+        vintage_fr="jalons du 22 novembre 2018 au 9 novembre 2023",
         attribution_fr=_ATTR_PUBLISHED,
         updated="2023-11-09",
         path=SOURCE_PATHS["published_milestones"],
@@ -729,6 +749,7 @@ _SOURCE_LIST: tuple[Source, ...] = (
     ),
     Source(
         id="outlines",
+        vintage_fr="Natural Earth au 1:10 000 000, limites administratives de niveau 1",
         attribution_fr=(
             "Contours des régions, France métropolitaine et outre-mer : Natural Earth "
             "(limites administratives de niveau 1 au 1:10 000 000), fusionnés par région"

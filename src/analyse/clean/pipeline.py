@@ -486,6 +486,7 @@ def source_metadata(raw_dir: Path) -> list[dict[str, Any]]:
                 "sha256": sha256_file(path),
                 "size_bytes": path.stat().st_size,
                 "vintage": getattr(entry, "vintage", None),
+                "vintage_fr": getattr(entry, "vintage_fr", None),
                 "publisher": getattr(entry, "publisher", None),
             }
         )
@@ -602,6 +603,9 @@ def _build_metadata(
     sources = source_metadata(raw_dir)
     for entry in sources:
         entry["synthetic"] = entry["source_id"] in synthetic or mode == "synthetic"
+        if entry["synthetic"]:
+            seed = manifest.get("seed")
+            entry["vintage_fr"] = f"données synthétiques (analyse demo, graine {seed})"
     metadata = {
         "mode": mode,
         "synthetic": mode in ("synthetic", "demo"),

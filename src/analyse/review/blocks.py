@@ -225,7 +225,7 @@ def render_provenance(
         rows.append(
             "<tr>"
             f"<th scope='row'>{_esc(label)}</th><td>{_esc(nature)}</td>"
-            f"<td>{_esc(src.get('vintage') or '')}</td>"
+            f"<td>{_esc(src.get('vintage_fr') or src.get('vintage') or '')}</td>"
             f"<td><code title='{_esc(sha)}'>{_esc(sha[:12])}</code></td></tr>"
         )
     shown = {k: v for k, v in parameters.items() if k not in ("processed_dir", "figures_dir")}
