@@ -264,3 +264,342 @@ def test_unprotectable_cell_is_reported() -> None:
     with pytest.warns(UserWarning, match="recoverable from a published total"):
         out = apply_secrecy(table, keys=["k"])
     assert out["is_masked"].all()
+
+
+# ============================================================================================
+# protect_publication: secrecy over the whole publication
+# ============================================================================================
+
+from scipy import sparse  # noqa: E402
+from scipy.optimize import linprog  # noqa: E402
+
+from analyse.estimate.secrecy import (  # noqa: E402
+    ADDITIVE_MEASURES,
+    DIM_ORDER,
+    LinearBounds,
+    cell_key,
+    parse_cell_key,
+    protect_publication,
+    protection_targets,
+)
+
+AMOUNTS = ("aid_eur", "investment_eur", "jobs_created", "jobs_maintained")
+
+
+def with_dims(projects: pl.DataFrame) -> pl.DataFrame:
+    """The 8 string dimensions of the shared spec (ti_pX = territory or "hors")."""
+    in_ti = {
+        f"in_ti_p{k}": pl.when(pl.col(f"ti_id_phase{k}").is_null())
+        .then(pl.lit("non"))
+        .otherwise(pl.lit("oui"))
+        for k in (1, 2)
+    }
+    return projects.with_columns(
+        pl.col("region_code").cast(pl.String).fill_null("nr"),
+        pl.col("ti_id_phase1").fill_null("hors").alias("ti_p1"),
+        pl.col("ti_id_phase2").fill_null("hors").alias("ti_p2"),
+        *[expr.alias(name) for name, expr in in_ti.items()],
+        pl.col("sector").fill_null("nr"),
+        pl.col("firm_size").fill_null("nr"),
+        pl.col("decision_year").cast(pl.String).fill_null("nr"),
+    )
+
+
+def publication_scopes(projects: pl.DataFrame) -> list[dict[str, str]]:
+    """What the reports print: France, régions, sectors, sizes, years, in/out TI per phase,
+    région x sector, région x territory per phase (with "hors") and each territory alone."""
+    families = [
+        ("region_code",), ("sector",), ("firm_size",), ("decision_year",), ("in_ti_p1",),
+        ("in_ti_p2",), ("region_code", "sector"), ("region_code", "ti_p1"),
+        ("region_code", "ti_p2"), ("ti_p1",), ("ti_p2",),
+    ]  # fmt: skip
+    scopes: list[dict[str, str]] = [{}]
+    for family in families:
+        rows = projects.select(family).unique().sort(list(family)).rows()
+        scopes += [
+            dict(zip(family, r, strict=True))
+            for r in rows
+            if not (len(family) == 1 and family[0].startswith("ti_") and r[0] == "hors")
+        ]
+    return scopes
+
+
+def attack(
+    projects: pl.DataFrame, out: pl.DataFrame, measures: tuple[str, ...] = ADDITIVE_MEASURES
+) -> list[tuple[str, str, float, float, float]]:
+    """Independent attacker: cold LPs over the atoms (distinct dimension combinations), every
+    published scope's exact sum; returns masked (cell, measure, value, lo, hi) recovered or
+    bounded within +-25 % (integer measures: bounds rounded to integers; 0 must not be known)."""
+    atoms = projects.group_by(DIM_ORDER).agg(
+        pl.len().alias("n_projects"), *[pl.col(m).fill_null(0).sum() for m in AMOUNTS]
+    )
+    rows = [{d: v for d, v in r.items() if v is not None} for r in out.select(DIM_ORDER).to_dicts()]
+    member = np.array(
+        [
+            np.all([atoms[d].to_numpy() == v for d, v in s.items()], axis=0)
+            if s
+            else np.ones(atoms.height, dtype=bool)
+            for s in rows
+        ],
+        dtype=float,
+    )
+    masked = out["is_masked"].to_numpy()
+    published = ~masked & (member.sum(axis=1) > 0)
+    a_eq = sparse.csr_array(member[published])
+    leaks = []
+    for m in measures:
+        x = atoms[m].cast(pl.Float64).to_numpy()
+        unit = max(x.sum() / len(x), 1e-9)
+        b = member[published] @ x / unit
+        seen: set[bytes] = set()
+        for i in np.flatnonzero(masked):
+            if member[i].tobytes() in seen:  # same projects as a cell already attacked
+                continue
+            seen.add(member[i].tobytes())
+            v = member[i] @ x
+            bounds = []
+            for sign in (1, -1):
+                res = linprog(sign * member[i], A_eq=a_eq, b_eq=b, bounds=(0, None), method="highs")
+                assert res.status in (0, 3), res.message  # optimal, or unbounded above
+                bounds.append(res.fun * sign * unit if res.status == 0 else np.inf)
+            lo, hi = bounds
+            if m in ("n_projects", "jobs_created", "jobs_maintained"):
+                lo, hi = np.ceil(lo - 1e-6), np.floor(hi + 1e-6)
+            tol = 1e-6 * max(1.0, v)
+            if hi - lo <= tol or lo > 0.75 * v + tol or hi < 1.25 * v - tol:
+                leaks.append((out["cell_key"][int(i)], m, v, lo, hi))
+    return leaks
+
+
+def project_rows(records: list[tuple]) -> pl.DataFrame:
+    """Projects from (region, ti_p1, ti_p2, sector, siren, aid, investment, jobs) tuples."""
+    rows = []
+    for region, t1, t2, sector, siren, aid, inv, jobs in records:
+        rows.append(
+            {
+                "region_code": region,
+                "ti_p1": t1,
+                "ti_p2": t2,
+                "in_ti_p1": "non" if t1 == "hors" else "oui",
+                "in_ti_p2": "non" if t2 == "hors" else "oui",
+                "sector": sector,
+                "firm_size": "PME",
+                "decision_year": "2021",
+                "siren": siren,
+                "aid_eur": float(aid),
+                "investment_eur": float(inv),
+                "jobs_created": float(jobs),
+                "jobs_maintained": float(2 * jobs),
+            }
+        )
+    return pl.DataFrame(rows, schema_overrides={"siren": pl.String})
+
+
+def test_cell_keys_round_trip_and_match_the_figures_stage() -> None:
+    scope = {"ti_p2": "ti-8401", "region_code": "84"}
+    assert cell_key(scope) == "region_code=84;ti_p2=ti-8401"
+    assert cell_key({}) == "*" and parse_cell_key("*") == {}
+    assert parse_cell_key(cell_key(scope)) == scope
+    with pytest.raises(ParameterError):
+        parse_cell_key("region=84")
+    scopes_mod = pytest.importorskip("analyse.figures.scopes")
+    assert scopes_mod.DIM_ORDER == DIM_ORDER
+    assert scopes_mod.cell_key(scope) == cell_key(scope)
+
+
+def test_protection_targets() -> None:
+    lo, hi = protection_targets(np.array([1.0, 2.0, 4.0, 0.0]), "n_projects")
+    assert lo.tolist() == [0.0, 1.0, 3.0, 0.0]  # one project: the attacker must not exclude 0
+    assert hi.tolist() == [2.0, 3.0, 5.0, 1.0]  # ... nor 2; a zero must not be known either
+    lo, hi = protection_targets(np.array([100.0]), "aid_eur", 0.25)
+    assert (lo[0], hi[0]) == (75.0, 125.0)
+
+
+def test_warm_started_bounds_match_cold_linprog() -> None:
+    rng = np.random.default_rng(5)
+    a = (rng.random((30, 60)) < 0.15).astype(float)
+    x = rng.uniform(0, 10, 60)
+    b = a @ x
+    solver = LinearBounds(a, b, b, np.zeros(60), np.full(60, 1e4))
+    for j in range(0, 60, 7):
+        for sign in (1, -1):
+            cost = np.zeros(60)
+            cost[j] = 1.0
+            warm = solver.solve(cost, maximise=sign < 0)[0]
+            cold = sign * linprog(sign * cost, A_eq=a, b_eq=b, bounds=(0, 1e4), method="highs").fun
+            assert warm == pytest.approx(cold, abs=1e-6)
+    solver.set_row_bounds(0, -np.inf, np.inf)  # a freed row only widens the bounds
+    assert solver.solve(np.ones(60))[0] <= x.sum() + 1e-9
+
+
+def test_primary_rules_on_projects() -> None:
+    projects = project_rows(
+        [
+            # région 11: 4 firms, A holds 90 % of the aid
+            ("11", "hors", "hors", "Chimie", "A", 90, 100, 1),
+            ("11", "hors", "hors", "Chimie", "B", 4, 100, 1),
+            ("11", "hors", "hors", "Chimie", "C", 3, 100, 1),
+            ("11", "hors", "hors", "Chimie", "D", 3, 100, 1),
+            # région 24: 3 firms, E holds 86 % of the investment only
+            ("24", "hors", "hors", "Bois", "E", 10, 860, 1),
+            ("24", "hors", "hors", "Bois", "F", 10, 70, 1),
+            ("24", "hors", "hors", "Bois", "G", 10, 70, 1),
+            # région 53: 2 firms over 3 projects
+            ("53", "hors", "hors", "Bois", "H", 10, 10, 1),
+            ("53", "hors", "hors", "Bois", "I", 10, 10, 1),
+            ("53", "hors", "hors", "Bois", "I", 10, 10, 1),
+            # région 75: one known firm and two projects of unknown firms = 3 firms; 85 % exactly
+            ("75", "hors", "hors", "Bois", "J", 85, 85, 1),
+            ("75", "hors", "hors", "Bois", None, 10, 10, 1),
+            ("75", "hors", "hors", "Bois", None, 5, 5, 1),
+        ]
+    )
+    scopes = [{"region_code": r} for r in ("11", "24", "53", "75", "93")]
+    out = protect_publication(projects, scopes)
+    reason = dict(zip(out["cell_key"], out["mask_reason"], strict=True))
+    assert reason["region_code=11"] == PRIMARY_DOMINANCE
+    assert reason["region_code=24"] == PRIMARY_DOMINANCE
+    assert reason["region_code=53"] == PRIMARY_FREQUENCY
+    assert reason["region_code=75"] is None  # unknown firms count one each; 85 % is allowed
+    assert reason["region_code=93"] is None  # empty scope: no firm's data, published as 0
+    firms = dict(zip(out["cell_key"], out["n_firms"], strict=True))
+    assert firms["region_code=75"] == 3 and firms["region_code=93"] == 0
+    assert out.columns[:2] == ["cell_key", "region_code"] and out.height == 5
+
+
+def test_one_dimension_table_with_its_total() -> None:
+    # région 11 has 2 firms; the France total is published: a partner must be masked, and one
+    # at least 25 % of région 11 on every measure (région 27 is too small to cover it)
+    records = [("11", "hors", "hors", "Bois", f"A{i}", 100, 1000, 10) for i in range(2)]
+    records += [("27", "hors", "hors", "Bois", f"B{i}", 10, 100, 1) for i in range(3)]
+    records += [("28", "hors", "hors", "Bois", f"C{i}", 40, 400, 4) for i in range(3)]
+    records += [("32", "hors", "hors", "Bois", f"D{i}", 500, 5000, 50) for i in range(3)]
+    projects = project_rows(records)
+    scopes = [{}, *[{"region_code": r} for r in ("11", "27", "28", "32")]]
+    out = protect_publication(projects, scopes)
+    reason = dict(zip(out["cell_key"], out["mask_reason"], strict=True))
+    assert reason["region_code=11"] == PRIMARY_FREQUENCY
+    assert reason["region_code=28"] == SECONDARY  # smallest partner that covers 25 %
+    assert reason["region_code=27"] is None and reason["region_code=32"] is None
+    assert attack(projects, out) == []
+    # without the secondary cell the independent attacker recovers région 11
+    primary_only = out.with_columns(
+        pl.col("mask_reason").str.starts_with("primary").fill_null(False).alias("is_masked")
+    )
+    assert {(k, m) for k, m, *_ in attack(projects, primary_only)} >= {
+        ("region_code=11", "aid_eur")
+    }
+
+
+def test_two_dimension_table_and_every_margin() -> None:
+    projects = with_dims(make_synthetic_projects(160, seed=11))
+    scopes = [{}]
+    for family in (("region_code",), ("sector",), ("region_code", "sector")):
+        scopes += [
+            dict(zip(family, r, strict=True)) for r in projects.select(family).unique().rows()
+        ]
+    out = protect_publication(projects, scopes)
+    assert out.filter(pl.col("mask_reason") == SECONDARY).height > 0
+    assert attack(projects, out) == []
+
+
+def test_multi_hierarchy_national_sector_margins_and_region_totals() -> None:
+    """The issue's leak: a région x sector cell of 1 firm, recovered from the national sector
+    total minus the other régions' cells of that sector, once every table is read together."""
+    rng = np.random.default_rng(3)
+    regions = [f"{r:02d}" for r in (11, 24, 27, 28, 32, 44, 52, 53, 75, 76, 84, 93)]
+    records = []
+    for r in regions:
+        for s in ("Bois", "Chimie", "Textile"):
+            n = 1 if (r, s) == ("84", "Chimie") else int(rng.integers(3, 6))
+            records += [
+                (r, "hors", "hors", s, f"{r}{s}{i}", *(rng.integers(10, 100) * np.array([1, 9, 1])))
+                for i in range(n)
+            ]
+    projects = project_rows(records)
+    scopes = [
+        {},
+        *[{"region_code": r} for r in regions],
+        *[{"sector": s} for s in ("Bois", "Chimie", "Textile")],
+    ]
+    scopes += [
+        {"region_code": r, "sector": s} for r in regions for s in ("Bois", "Chimie", "Textile")
+    ]
+    out = protect_publication(projects, scopes)
+    masked = set(out.filter("is_masked")["cell_key"])
+    assert "region_code=84;sector=Chimie" in masked
+    assert len(masked) >= 4  # at least a rectangle of the région x sector table
+    assert "*" not in masked
+    assert attack(projects, out) == []
+
+
+def test_territory_with_two_firms_next_to_its_region_total() -> None:
+    """A territory of 2 firms, its région's total, the région's other territories and "hors"
+    (both phases), and the territory's sheet: all published on different pages."""
+    records = [
+        ("84", "ti-8401", "ti-8401", "Bois", "A", 200, 2000, 5),
+        ("84", "ti-8401", "ti-8401", "Bois", "B", 150, 1500, 3),
+    ]
+    for i in range(4):
+        records.append(("84", "ti-8402", "ti-8402", "Chimie", f"C{i}", 100 + i, 900, 2))
+        records.append(("84", "ti-8403", "ti-8403", "Bois", f"D{i}", 300 + i, 2500, 4))
+        records.append(("84", "hors", "hors", "Textile", f"E{i}", 80 + i, 700, 1))
+        records.append(("27", "hors", "hors", "Bois", f"F{i}", 90 + i, 800, 2))
+    projects = project_rows(records)
+    out = protect_publication(projects, publication_scopes(projects))
+    reason = dict(zip(out["cell_key"], out["mask_reason"], strict=True))
+    assert reason["region_code=84;ti_p2=ti-8401"] == PRIMARY_FREQUENCY
+    assert reason["ti_p2=ti-8401"] == PRIMARY_FREQUENCY  # the sheet: the same projects
+    assert attack(projects, out) == []
+
+
+def test_adversarial_publication_leaks_nothing() -> None:
+    """Built to leak: one firm dominating a sector in one région, a territory of 2 firms next to
+    its région total, a territory lying in two régions, tiny sectors, unknown firms."""
+    base = with_dims(make_synthetic_projects(100, seed=17))
+    extra = project_rows(
+        [
+            ("84", "ti-8401", "ti-8450", "Chimie", "DOM", 90_000_000, 900_000_000, 400),
+            ("84", "ti-8401", "ti-8450", "Chimie", "x1", 50_000, 400_000, 1),
+            ("84", "ti-8401", "ti-8450", "Chimie", "x2", 40_000, 300_000, 1),
+            ("84", "ti-8499", "ti-8499", "Bois", "T1", 300_000, 2_000_000, 3),
+            ("84", "ti-8499", "ti-8499", "Bois", "T2", 200_000, 1_500_000, 2),
+            ("27", "ti-8499", "hors", "Bois", "T3", 100_000, 900_000, 1),
+            ("27", "hors", "hors", "Textile", None, 60_000, 500_000, 0),
+        ]
+    )
+    columns = [*DIM_ORDER, "siren", *AMOUNTS]
+    projects = pl.concat([base.select(columns), extra.select(columns)], how="vertical_relaxed")
+    out = protect_publication(projects, publication_scopes(projects))
+    reason = dict(zip(out["cell_key"], out["mask_reason"], strict=True))
+    assert reason["region_code=84;sector=Chimie"] == PRIMARY_DOMINANCE
+    # the territory lying in two régions: its sheet and its part in each région are cells
+    assert {"ti_p1=ti-8499", "region_code=84;ti_p1=ti-8499", "region_code=27;ti_p1=ti-8499"} <= set(
+        reason
+    )
+    assert attack(projects, out) == []
+    primary_only = out.with_columns(
+        pl.col("mask_reason").str.starts_with("primary").fill_null(False).alias("is_masked")
+    )
+    assert attack(projects, primary_only)  # the dataset does leak without secondary cells
+
+
+@pytest.mark.parametrize("seed", [1, 2])
+def test_random_publications_never_leak(seed: int) -> None:
+    projects = with_dims(make_synthetic_projects(90, seed=seed))
+    diagnostics: dict = {}
+    out = protect_publication(projects, publication_scopes(projects), diagnostics=diagnostics)
+    assert diagnostics["n_secondary"] > 0 and diagnostics["n_lp_solves"] > 0
+    assert attack(projects, out) == []
+
+
+def test_bad_inputs() -> None:
+    projects = project_rows([("11", "hors", "hors", "Bois", "A", 1, 1, 1)])
+    with pytest.raises(ParameterError, match="lack columns"):
+        protect_publication(projects.drop("sector"), [{}])
+    with pytest.raises(ParameterError, match="without nulls"):
+        protect_publication(projects.with_columns(pl.lit(None, pl.String).alias("sector")), [{}])
+    with pytest.raises(ParameterError, match="measures"):
+        protect_publication(projects, [{}], measures=("ratio",))
+    with pytest.raises(ParameterError, match="unknown dimensions"):
+        protect_publication(projects, [{"region": "11"}])

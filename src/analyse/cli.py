@@ -163,6 +163,10 @@ def build_parser() -> argparse.ArgumentParser:
         pass
     else:
         add_report_parser(sub)
+
+    from analyse.audit.cli import add_audit_parser
+
+    add_audit_parser(sub)
     return parser
 
 
