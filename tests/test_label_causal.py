@@ -176,3 +176,37 @@ def test_show_functions_display_numbered_figures_and_nd(doubtful, monkeypatch):
     )
     assert "Figure 3" in html_parts and "n.d." in html_parts
     assert not ENGLISH.search(_text(html_parts))
+
+
+@pytest.fixture(scope="module")
+def synthetic_world(tmp_path_factory):
+    """The fully synthetic demo world (planted label effect on unemployment), cleaned."""
+    from analyse.clean import run_clean
+    from analyse.demo import write_demo
+    from analyse.review.data import load_review_data
+
+    root = tmp_path_factory.mktemp("synthetic_world")
+    write_demo(root / "raw", seed=2018, world="synthetic")
+    run_clean(root / "raw", root / "processed")
+    return load_review_data(root / "processed")
+
+
+def test_synthetic_world_every_row_states_and_recovers_its_planted_target(synthetic_world):
+    out = label.run_counterfactual(synthetic_world)
+    planted = synthetic_world.metadata["planted_effects"]["unemployment"]
+    val = out["validation"]
+    main = val.filter((pl.col("block") != "event_study") & (pl.col("spec") != "placebo"))
+    assert main.height >= 10 and main["target_in_ci"].all()
+    assert np.abs(main["z_score"].to_numpy()).max() < 3
+    # the targets are window averages of the ramp, not the final effect
+    final = planted["effect_pp_per_unit_intensity"]
+    commune_main = main.filter((pl.col("spec") == "main") & (pl.col("exposure") == "communes")
+                               & (pl.col("treatment") == "intensity"))  # fmt: skip
+    ramp = [min(1.0, (k + 1) / planted["ramp_quarters"]) for k in range(1, 5)]  # 2019-T1..T4
+    # (the manifest rounds intensities to 6 decimals)
+    assert commune_main["planted_target"][0] == pytest.approx(final * np.mean(ramp), abs=1e-6)
+    assert not label.headline(out)["parallel_trends_doubtful"]
+    text = label.describe_validation(out, synthetic_world.metadata)
+    assert "sa propre fenêtre" in text and "du 1er" in text
+    table = _text(label.render_did_table(out, synthetic_world.metadata))
+    assert "Valeur plantée" in table

@@ -429,8 +429,8 @@ def render_did_table(results: dict[str, pl.DataFrame], metadata: dict[str, Any])
 
 
 def describe_validation(results: dict[str, pl.DataFrame], metadata: dict[str, Any]) -> str:
-    """French sentences, on the synthetic demo, comparing each main estimate with the planted
-    value it should recover over its own window ("" when there is no planted effect)."""
+    """HTML, on the fully synthetic world: each main estimate next to the planted value it
+    should recover over its own window (``""`` when there is no planted effect)."""
     val = results.get("validation")
     planted = (metadata.get("planted_effects") or {}).get("unemployment")
     if val is None or val.height == 0 or not planted:
@@ -447,12 +447,14 @@ def describe_validation(results: dict[str, pl.DataFrame], metadata: dict[str, An
         unit = " par unité d'intensité" if r["treatment"] == "intensity" else ""
         lines.append(
             f"- {SPEC_FR.get(r['spec'], r['spec'])}, {treatment_fr(r['treatment'], r['exposure'])}"
-            f" : sur {window_fr(r['post_start'], r['window_end'])}, l'effet planté vaut "
+            f" : du {fmt.format_period(r['post_start'])} au {fmt.format_period(r['window_end'])}, "
+            "l'effet planté vaut "
             f"{_pp(r['planted_target'], 3)}{unit} ; estimation {_pp(r['estimate'], 3)}, écart "
             f"{fmt.format_ratio(r['difference'], 3)} ({fmt.format_ratio(r['z_score'], 1)} "
             "erreur type)."
         )
-    return "\n".join(lines)
+    items = "".join(f"<li>{html.escape(line[2:])}</li>" for line in lines[1:])
+    return f"<p>{html.escape(lines[0])}</p><ul>{items}</ul>"
 
 
 # ---------------------------------------------------------------------------- sensitivity
