@@ -350,3 +350,14 @@ def test_breakdown_missing_a_part_is_dropped_not_trusted(tmp_path: Path) -> None
     verdict = {(v.cell_key, v.measure): v.status for v in result.verdicts}
     assert verdict[("region_code=27", "n_projects")] == RECOVERED  # France minus région 84
     assert verdict[("region_code=27", "aid_eur")] == BOUNDED  # ... up to the rounding
+
+
+def test_pages_without_annotations_are_not_a_pass(tmp_path: Path) -> None:
+    (tmp_path / "national.html").write_text(
+        '<table><tr><td>Bois</td><td><abbr title="secret statistique">s</abbr></td></tr></table>',
+        "utf-8",
+    )
+    result = audit_secrecy(tmp_path)
+    kinds = {i["kind"] for i in result.issues}
+    assert {"nothing_read", "unannotated_masked"} <= kinds
+    assert result.failed

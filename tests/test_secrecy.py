@@ -603,3 +603,22 @@ def test_bad_inputs() -> None:
         protect_publication(projects, [{}], measures=("ratio",))
     with pytest.raises(ParameterError, match="unknown dimensions"):
         protect_publication(projects, [{"region": "11"}])
+
+
+def test_a_single_project_cell_cannot_be_read_as_one() -> None:
+    """Frequency-masked cells protect their project count too: bounds at least [0, 2]."""
+    records = [("11", "hors", "hors", "Bois", "A", 100, 1000, 10)]
+    records += [
+        (r, "hors", "hors", "Bois", f"{r}{i}", 50, 500, 5) for r in ("24", "27") for i in range(3)
+    ]
+    projects = project_rows(records)
+    out = protect_publication(projects, [{}, *[{"region_code": r} for r in ("11", "24", "27")]])
+    assert (
+        out.filter(pl.col("cell_key") == "region_code=11")["mask_reason"].item()
+        == PRIMARY_FREQUENCY
+    )
+    assert out["is_masked"].sum() == 2
+    assert attack(projects, out, ("n_projects",)) == []
+    counts = out.with_columns(pl.col("mask_reason").is_not_null().alias("is_masked"))
+    one_only = counts.with_columns((pl.col("cell_key") == "region_code=11").alias("is_masked"))
+    assert attack(projects, one_only, ("n_projects",))  # alone, France minus the others gives 1

@@ -66,7 +66,14 @@ def is_amount(measure: str) -> bool:
 
 
 def format_for(measure: str, value: float) -> str:
-    """The text the figures stage prints for ``value`` (format_eur / format_int / format_ratio)."""
+    """The text the figures stage prints for ``value`` (format_eur / format_int / format_ratio):
+    its own ``format_measure`` when present, else the same rule."""
+    try:
+        from analyse.figures.fund import format_measure
+    except ImportError:  # pragma: no cover - figures stage absent
+        pass
+    else:
+        return format_measure(measure, value)
     if is_amount(measure):
         return fmt.format_eur(value)
     if measure in COUNT_MEASURES:
@@ -102,12 +109,15 @@ class _PageParser(HTMLParser):
         self.specs: list[str] = []
         self._open: list[dict[str, Any]] = []  # annotated elements being read
         self._script: list[str] | None = None
+        self.unannotated_masked = 0  # "s" marks outside any annotated element
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         attr = {k: v or "" for k, v in attrs}
         for item in self._open:
             if item["tag"] == tag:
                 item["depth"] += 1
+        if tag == "abbr" and attr.get("title") == "secret statistique" and not self._open:
+            self.unannotated_masked += 1
         if tag == "script" and SPEC_CLASS in attr.get("class", "").split():
             self._script = []
         elif "data-cell" in attr and "data-measure" in attr:
@@ -154,12 +164,16 @@ def _chart_rows(node: Any) -> Iterator[dict[str, Any]]:
 
 def read_page(path: Path, page: str, measures: frozenset[str]) -> tuple[list[Printed], list[str]]:
     """The printed values of one page (chart fields named as one of ``measures``), and problems
-    met while reading it (unreadable chart specs)."""
+    met while reading it (unreadable chart specs, masked values printed without annotation)."""
     parser = _PageParser()
     parser.feed(path.read_text(encoding="utf-8"))
     parser.close()
     out = [Printed(page, c.strip(), m.strip(), "html", text=t.strip()) for c, m, t in parser.values]
     problems = []
+    if parser.unannotated_masked:
+        problems.append(
+            f"{page}: {parser.unannotated_masked} masked value(s) printed without data-cell"
+        )
     for i, spec in enumerate(parser.specs):
         try:
             data = json.loads(spec)

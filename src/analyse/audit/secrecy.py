@@ -73,6 +73,7 @@ FAILING_ISSUES = frozenset(
         "unreadable",
         "bad_key",
         "bad_chart",
+        "nothing_read",
     }
 )
 RECOVERED, BOUNDED, EMPTY, PROTECTED = "recovered", "bounded", "empty", "protected"
@@ -437,7 +438,14 @@ def audit_secrecy(
     if not run_dir.is_dir():
         raise ParameterError(f"no report run folder at {run_dir}")
     values, pages, problems = read_run(run_dir, known_measures())
-    issues: list[dict[str, Any]] = [{"kind": "bad_chart", "detail": p} for p in problems]
+    issues: list[dict[str, Any]] = [
+        {"kind": "unannotated_masked" if "without data-cell" in p else "bad_chart", "detail": p}
+        for p in problems
+    ]
+    if not values:
+        issues.append(
+            {"kind": "nothing_read", "detail": f"no annotated value in {len(pages)} pages"}
+        )
     readings: dict[tuple[str, str], list[tuple[Printed, Reading]]] = {}
     scopes: dict[str, dict[str, str]] = {}
     for item in values:
@@ -549,10 +557,10 @@ def summarise(result: AuditResult, *, limit: int = 10) -> str:
         f"audit du secret : {result.pages} pages, {format_int(result.values_html + result.values_chart)} "
         f"valeurs lues (dont {format_int(result.values_chart)} dans les graphiques), {cells} cellules "
         f"masquées ({len(result.verdicts)} valeurs) : {counts[RECOVERED]} retrouvée(s), "
-        f"{counts[BOUNDED]} encadrée(s) à ±{result.protection * 100:g}{NBSP}%, {n_issues} incohérence(s). {verdict}",
+        f"{counts[BOUNDED]} encadrée(s) à ±{result.protection * 100:g}{NBSP}%, {n_issues} problème(s) de publication. {verdict}",
         f"secrecy audit: {result.pages} pages, {len(result.verdicts)} masked values in {cells} cells: "
         f"{counts[RECOVERED]} recovered, {counts[BOUNDED]} bounded within ±{result.protection * 100:g} %, "
-        f"{n_issues} consistency issue(s). {verdict}",
+        f"{n_issues} publication issue(s). {verdict}",
     ]
     for v in result.failures[:limit]:
         lines.append(
