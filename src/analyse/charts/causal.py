@@ -111,6 +111,7 @@ def chart_event_study_natures(
             dtype=pl.String,
         ),
     )
+    data = data.drop("kind")  # English codes stay out of the page (the nature is in French)
     natures = [n for _, n in NATURE_FR if n in set(_values(data, "nature"))]
     x = alt.X("rel_quarter:Q", title=axis_title_x,
               axis=alt.Axis(format="d", tickMinStep=1, grid=False),
@@ -228,7 +229,9 @@ def chart_honest_bounds(
         )  # fmt: skip
         tooltip = [alt.Tooltip("m_label:N", title="Valeur de la restriction"),
                    alt.Tooltip("interval:N", title="IC à 95 %")]  # fmt: skip
-        x = alt.X("m:Q", title=axis_x, axis=alt.Axis(format=",.3~f", tickCount=5),
+        top = float(part["m"].max() or 1.0)
+        digits = max(1, int(np.ceil(-np.log10(top / 5.0))) + 1) if top > 0 else 1
+        x = alt.X("m:Q", title=axis_x, axis=alt.Axis(format=f",.{digits}~f", tickCount=5),
                   scale=alt.Scale(zero=True, nice=False, padding=8))  # fmt: skip
         y = alt.Y("ci_low:Q", title="Effet moyen après le label (points)",
                   axis=alt.Axis(format=",.2f"))  # fmt: skip
