@@ -361,3 +361,28 @@ def test_pages_without_annotations_are_not_a_pass(tmp_path: Path) -> None:
     kinds = {i["kind"] for i in result.issues}
     assert {"nothing_read", "unannotated_masked"} <= kinds
     assert result.failed
+
+
+def test_zero_fill_reads_missing_rows_as_empty(tmp_path: Path) -> None:
+    """Région 84 prints 2 of the 3 sectors France shows (its third is empty): without
+    ``zero_fill`` the missing row is an unknown >= 0, with it a 0 - which pins a masked cell."""
+    records = [
+        ("84", "hors", "hors", s, f"{s}{i}", 100 + i, 900, 2)
+        for s in ("Bois", "Chimie")
+        for i in range(3)
+    ]
+    records += [
+        ("27", "hors", "hors", s, f"x{s}{i}", 80, 700, 1)
+        for s in ("Bois", "Chimie", "Textile")
+        for i in range(3)
+    ]
+    projects = project_rows(records)
+    scopes = [{"region_code": "84"}, *[{"sector": s} for s in ("Bois", "Chimie", "Textile")]]
+    scopes += [{"region_code": "84", "sector": s} for s in ("Bois", "Chimie")]
+    publish(tmp_path, true_values(projects, scopes), {"region_code=84;sector=Bois"})
+    loose = {(v.cell_key, v.measure): v.status for v in audit_secrecy(tmp_path).verdicts}
+    strict = {
+        (v.cell_key, v.measure): v.status for v in audit_secrecy(tmp_path, zero_fill=True).verdicts
+    }
+    assert loose[("region_code=84;sector=Bois", "n_projects")] == PROTECTED
+    assert strict[("region_code=84;sector=Bois", "n_projects")] == RECOVERED
