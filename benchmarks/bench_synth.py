@@ -3,8 +3,9 @@
     .venv/bin/python benchmarks/bench_synth.py [--repeat 5] [--processed SNAPSHOT_DIR]
 
 1. ``run_synthetic_controls`` on the real inputs (every phase-1 and phase-2 territory, donor
-   placebos included) when ``../shared/data/raw`` is present, else on a synthetic world of the
-   same size (332 territories, 35 donors): median wall time, with one BLAS thread and with the
+   placebos included: ``--processed``, else the shipped reference files, else
+   ``../shared/data/raw``), else on a synthetic world of the same size (332 territories, 35
+   donors): median wall time, with one BLAS thread and with the
    library default, side by side (budget: 30 s on 2 cores).
 2. The simplex-constrained least squares (NNLS + exact polish) against scipy SLSQP on the same
    332 fits: time ratio and the largest objective difference.
@@ -116,9 +117,20 @@ def main() -> None:
         names = ("labour_panel", "communes", "commune_territories", "territories")
         inputs = tuple(read_core_table(n, args.processed) for n in names)
         label = f"real core tables of {args.processed}"
-    elif raw is not None:
+    else:
         try:
-            inputs, label = read_real_inputs(raw), "real inputs"
+            import tempfile
+
+            from analyse.refdata import materialise_reference
+
+            folder = Path(tempfile.mkdtemp(prefix="bench_synth_"))
+            materialise_reference(folder)
+            inputs, label = read_real_inputs(folder), "shipped reference files (data/reference)"
+        except Exception as exc:  # noqa: BLE001 - fall back to ../shared, then synthetic
+            print(f"(reference files unavailable: {exc})")
+    if inputs is None and raw is not None:
+        try:
+            inputs, label = read_real_inputs(raw), "real inputs of ../shared"
         except (FileNotFoundError, ValueError) as exc:
             print(f"(real inputs unavailable: {exc})")
     if inputs is None:
