@@ -1,25 +1,31 @@
 """Benchmark of ``analyse report`` (figures and ratios, not pass/fail).
 
-    .venv/bin/python benchmarks/bench_report.py [--notebooks DIR] [--processed-dir DIR]
-        [--phase 2] [--workers N] [--n-boot N] [--limit N] [--compare N] [--skip-cli]
-        [--out DIR]
+    .venv/bin/python benchmarks/bench_report.py [--processed-dir DIR] [--phase 2]
+        [--workers N] [--n-boot N] [--limit N] [--loop-sample N] [--pool-sample N] [--out DIR]
 
-Which notebooks: by default the real ones (``notebooks/national_review``, ``regional_report``,
-``territory_sheet``) when they exist and ``data/processed`` holds core tables: national + every
-région + every territory of ``--phase``; otherwise the small test notebooks of
-``tests/notebooks`` (national + one regional report per région of the reference list).
-On the demo data the real set is 202 reports (~20 min on 2 cores with ``--n-boot 199``);
-``--limit`` and ``--notebooks tests/notebooks`` give shorter runs of the same shape.
+What runs: the real notebooks (``notebooks/national_review``, ``regional_report``,
+``territory_sheet``) on the current processed snapshot: national + every région + every
+territory of ``--phase`` (202 pages on the demo data). Everything below happens in one run, so
+that the ratios compare times taken under the same load.
 
-1. Wall time of the batch through :func:`analyse.report.runner.run_batch` (papermill API in a
-   pool of ``--workers`` processes, HTML export included, cache off).
-2. On ``--compare`` of those reports (default 12, spread over the kinds; all of them when the
-   batch is smaller; 0 = all): the pool again vs the same notebooks run one by one with the
-   ``papermill`` command line (execution only, no HTML: the ratio is conservative).
-3. The floor: per notebook kind, a notebook holding only that notebook's import lines, run
-   through papermill (kernel start + imports); the floor of the batch = sum / workers.
-4. HTML size per report (min / median / max) against the budget: < 300 kB per page with the
-   shared chart bundle (written once per run, size printed), < 3 MB for a self-contained page.
+0. The figures stage (``ensure_figures``) on the pinned snapshot, timed apart: it is computed
+   once per snapshot and code version and reused by every later run.
+1. The batch, as ``analyse report all`` runs it: :func:`analyse.report.batch.run_batch` with the
+   warm engine on ``--workers`` local processes (HTML export included, cache off): wall time,
+   latency to the first finished page, and per page (median by kind) the split between the
+   notebook's own work (its cells, as papermill times them), the engine's overhead (parameters,
+   papermill bookkeeping, fork, messages), the page export and the worker's own overhead (log,
+   notebook copy).
+2. The naive loop on a sample of ``--loop-sample`` pages spread over the kinds: for each page,
+   the ``papermill`` command line then ``jupyter nbconvert --to html``, one after the other. Its
+   time for all the pages is **extrapolated** from the sample (mean per kind x pages of that
+   kind), and compared with the batch's measured wall time.
+3. The same sample through the pool with ``--engine papermill`` (fresh kernel per report), for
+   the per-page split of the classic engine.
+4. HTML size per page against the budget (< 300 kB with the shared chart bundle).
+
+The last lines set the figures against the targets of issue 13 (202 pages <= 90 s on 2 cores,
+>= 15x the naive loop).
 """
 
 from __future__ import annotations
@@ -27,238 +33,202 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import nbformat
 
 from analyse.paths import find_project_root, get_processed_dir
-from analyse.reference import REGION_NAMES
-from analyse.report.display import BATCH_ENV
-from analyse.report.html import VEGA_ASSET, write_report_html
-from analyse.report.params import (
-    ReportOptions,
-    ReportSelection,
-    TerritorySelection,
-    build_params,
-)
-from analyse.report.runner import (
-    NOTEBOOK_STEMS,
-    Job,
-    iter_jobs,
-    load_source_notebook,
-    run_batch,
-)
+from analyse.report.assets import BATCH_ENV, VEGA_ASSET
+from analyse.report.batch import run_batch
+from analyse.report.cli import figures_step
+from analyse.report.jobs import Job, ReportResult, RunResult, iter_jobs
+from analyse.report.notebook import load_source_notebook
+from analyse.report.params import ReportOptions, ReportSelection, TerritorySelection, build_params
+from analyse.report.snapshot import pin_snapshot
 
 ROOT = find_project_root(Path(__file__).resolve().parent)
 PAGE_BUDGET = 300 * 1024
-SELF_CONTAINED_BUDGET = 3 * 1024 * 1024
+TARGET_WALL_S = 90.0
+TARGET_RATIO = 15.0
 
 
-def real_jobs(notebooks: Path, processed: Path, phase: int, n_boot: int | None) -> list[Job] | None:
-    """National + all régions + all territories of ``phase`` on the real notebooks, if present."""
-    if not all(
-        (notebooks / f"{stem}.py").is_file() or (notebooks / f"{stem}.ipynb").is_file()
-        for stem in NOTEBOOK_STEMS.values()
-    ):
-        return None
-    if not (processed / "core_territories.parquet").is_file():
-        return None
+def all_jobs(snapshot_dir: Path, phase: int, options: ReportOptions) -> list[Job]:
+    """National + every région + every territory of ``phase`` on the real notebooks."""
     selection = ReportSelection(
         national=True, regions=["all"], territories=TerritorySelection(phase=phase, ids=["all"])
     )
-    options = ReportOptions(n_boot=n_boot)
-    return iter_jobs(build_params(selection, processed_dir=processed, options=options), notebooks)
+    params = build_params(selection, processed_dir=snapshot_dir, options=options)
+    return iter_jobs(params, ROOT / "notebooks")
 
 
-def test_jobs(processed: Path) -> list[Job]:
-    """The test notebooks: national + one regional report per région code."""
-    folder = ROOT / "tests" / "notebooks"
-    common = {"processed_dir": str(processed), "published_dir": None}
-    jobs = [Job("national", folder / "national_review.py", common, "Revue nationale", "national")]
-    for code in REGION_NAMES:
-        jobs.append(
-            Job(
-                f"regions/{code}",
-                folder / "regional_report.py",
-                {**common, "region_code": code},
-                f"Région {code}",
-                "region",
-            )
-        )
-    return jobs
-
-
-def spread(jobs: list[Job], n: int) -> list[Job]:
-    """``n`` jobs taken evenly within each kind (all of them when ``n`` is 0 or large)."""
-    if n <= 0 or n >= len(jobs):
-        return jobs
+def by_kind(jobs: Iterable[Job]) -> dict[str, list[Job]]:
     kinds: dict[str, list[Job]] = {}
     for job in jobs:
         kinds.setdefault(job.kind, []).append(job)
-    picked: list[Job] = []
+    return kinds
+
+
+def spread(jobs: list[Job], n: int) -> list[Job]:
+    """About ``n`` jobs, evenly within each kind, at least one per kind."""
+    kinds = by_kind(jobs)
     share = max(1, n // len(kinds))
+    picked: list[Job] = []
     for members in kinds.values():
         step = max(1, len(members) // share)
         picked.extend(members[::step][:share])
-    return picked[:n] if len(picked) > n else picked
+    return picked
 
 
-def imports_only(nb: nbformat.NotebookNode) -> nbformat.NotebookNode:
-    """A notebook keeping only the import lines of ``nb`` (one code cell)."""
-    lines = []
-    for cell in nb.cells:
-        if cell.cell_type != "code":
-            continue
-        for line in cell.source.splitlines():
-            if re.match(r"^(import|from)\s+\S+", line) and "(" not in line:
-                lines.append(line)
-    out = nbformat.v4.new_notebook(metadata=nb.metadata)
-    out.cells = [nbformat.v4.new_code_cell("\n".join(dict.fromkeys(lines)) or "pass")]
-    return out
+def median(values: Iterable[float]) -> float:
+    values = list(values)
+    return statistics.median(values) if values else float("nan")
 
 
-def time_floor(jobs: list[Job], tmp: Path) -> dict[str, float]:
-    """Seconds to run each distinct notebook's imports through papermill (kernel included)."""
-    import papermill
-
-    os.environ[BATCH_ENV] = "1"
-    floors: dict[str, float] = {}
-    for notebook in sorted({job.notebook for job in jobs}):
-        nb = imports_only(load_source_notebook(notebook))
-        started = time.perf_counter()
-        papermill.execute_notebook(
-            nb,
-            str(tmp / f"floor-{notebook.stem}.ipynb"),
-            kernel_name="python3",
-            language="python",
-            progress_bar=False,
-            cwd=str(ROOT),
-        )
-        floors[notebook.name] = time.perf_counter() - started
-    return floors
+def split_line(reports: list[ReportResult]) -> str:
+    """Median seconds per page: cells / engine overhead / page export / worker overhead."""
+    timed = [r for r in reports if r.timings]
+    cells = median(r.timings["cells_s"] for r in timed)
+    engine = median(r.timings["execute_s"] - r.timings["cells_s"] for r in timed)
+    html = median(r.timings["html_s"] for r in timed)
+    worker = median(r.duration_s - r.timings["execute_s"] - r.timings["html_s"] for r in timed)
+    total = median(r.duration_s for r in timed)
+    return (
+        f"{total:5.2f} s = notebook cells {cells:5.2f} + engine {engine:5.2f} "
+        f"+ page export {html:5.2f} + worker {worker:5.2f}"
+    )
 
 
-def time_cli(jobs: list[Job], tmp: Path) -> float:
-    """Seconds to run every job one by one with the papermill command line."""
-    papermill_cli = Path(sys.executable).with_name("papermill")
+def print_split(title: str, run: RunResult) -> None:
+    print(f"   {title} (median per page):")
+    for kind, reports in by_kind_results(run.reports).items():
+        print(f"     {kind:9s} x{len(reports):3d}: {split_line(reports)}")
+
+
+def by_kind_results(reports: list[ReportResult]) -> dict[str, list[ReportResult]]:
+    kinds: dict[str, list[ReportResult]] = {}
+    for report in reports:
+        kinds.setdefault(report.kind, []).append(report)
+    return kinds
+
+
+def time_loop(sample: list[Job], tmp: Path) -> dict[str, list[float]]:
+    """Seconds per page of ``papermill`` CLI + ``jupyter nbconvert --to html``, by kind."""
+    bin_dir = Path(sys.executable).parent
     inputs: dict[Path, Path] = {}
-    for notebook in {job.notebook for job in jobs}:
+    for notebook in {job.notebook for job in sample}:
         converted = tmp / f"input-{notebook.stem}.ipynb"
         nbformat.write(load_source_notebook(notebook), converted)
         inputs[notebook] = converted
     env = {**os.environ, BATCH_ENV: "1"}
-    started = time.perf_counter()
-    for i, job in enumerate(jobs):
+    seconds: dict[str, list[float]] = {}
+    for i, job in enumerate(sample):
+        executed = tmp / f"loop-{i}.ipynb"
+        started = time.perf_counter()
         subprocess.run(
-            [
-                str(papermill_cli),
-                str(inputs[job.notebook]),
-                str(tmp / f"cli-{i}.ipynb"),
-                "-k",
-                "python3",
-                "--cwd",
-                str(ROOT),
-                "--no-progress-bar",
-                # -y keeps "01" a string; -p would turn it into the number 1
-                "-y",
-                json.dumps(dict(job.parameters)),
-            ],
+            [str(bin_dir / "papermill"), str(inputs[job.notebook]), str(executed), "-k", "python3"]
+            + ["--cwd", str(ROOT), "--no-progress-bar", "-y", json.dumps(dict(job.parameters))],
             check=True,
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
-    return time.perf_counter() - started
+        subprocess.run(
+            [str(bin_dir / "jupyter"), "nbconvert", "--to", "html", str(executed)],
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        seconds.setdefault(job.kind, []).append(time.perf_counter() - started)
+    return seconds
+
+
+def html_sizes(run: RunResult) -> None:
+    sizes = sorted(r.html_bytes for r in run.reports if r.html_bytes)
+    if not sizes:
+        return
+    asset = run.run_dir / VEGA_ASSET
+    bundle = f"{asset.stat().st_size / 1024:.0f} kB" if asset.is_file() else "none"
+    over = sum(size >= PAGE_BUDGET for size in sizes)
+    print(
+        f"4. HTML per page: min {sizes[0] / 1024:.0f} kB, median "
+        f"{statistics.median(sizes) / 1024:.0f} kB, max {sizes[-1] / 1024:.0f} kB; "
+        f"{over} page(s) over {PAGE_BUDGET // 1024} kB; shared bundle {bundle} once per run"
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--notebooks", type=Path, default=ROOT / "notebooks")
     parser.add_argument("--processed-dir", type=Path, default=get_processed_dir())
     parser.add_argument("--phase", type=int, choices=(1, 2), default=2)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--n-boot", type=int, default=None, help="bootstrap replications")
-    parser.add_argument("--limit", type=int, default=None, help="only the first N reports")
-    parser.add_argument(
-        "--compare", type=int, default=12, help="reports in the pool vs CLI comparison (0: all)"
-    )
-    parser.add_argument("--skip-cli", action="store_true", help="skip the one-by-one CLI run")
+    parser.add_argument("--limit", type=int, default=None, help="only the first N pages")
+    parser.add_argument("--loop-sample", type=int, default=6, help="pages timed in the loop")
+    parser.add_argument("--pool-sample", type=int, default=6, help="pages on --engine papermill")
     parser.add_argument("--out", type=Path, default=None, help="keep outputs here")
     args = parser.parse_args()
 
-    jobs = real_jobs(args.notebooks, args.processed_dir, args.phase, args.n_boot)
-    which = f"{args.notebooks} on {args.processed_dir}"
-    if jobs is None:
-        jobs = test_jobs(args.processed_dir)
-        which = "test notebooks (real notebooks or processed data absent)"
-    if args.limit:
-        jobs = jobs[: args.limit]
-    print(f"{len(jobs)} reports from {which}; {args.workers} workers, {os.cpu_count()} cores")
+    print(f"load average at start: {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
+    snapshot = pin_snapshot(args.processed_dir)
+    options = ReportOptions(n_boot=args.n_boot)
+    prepare = figures_step(options)
+    started = time.perf_counter()
+    figures = prepare(snapshot.path) if prepare else None
+    print(f"0. figures stage: {time.perf_counter() - started:6.1f} s ({figures})")
+    jobs = all_jobs(snapshot.path, args.phase, options)[: args.limit]
+    counts = {kind: len(members) for kind, members in by_kind(jobs).items()}
+    print(f"{len(jobs)} pages {counts} on snapshot {snapshot.snapshot_id}, {args.workers} workers")
 
     tmp = Path(tempfile.mkdtemp(prefix="bench-report-"))
     out = args.out or tmp / "reports"
+    common = {"processed_dir": snapshot.path, "figures_dir": figures, "progress": False}
     try:
         started = time.perf_counter()
-        result = run_batch(jobs, out, workers=args.workers, force=True, progress=False)
-        pool_s = time.perf_counter() - started
-        failed = [r.name for r in result.failed]
-        print(f"1. API pool ({args.workers} workers, HTML included): {pool_s:7.1f} s wall")
-        if failed:
-            print(f"   failed reports: {', '.join(failed)} (see {result.run_dir}/index.html)")
-
-        floors = time_floor(jobs, tmp)
-        per_job = [floors[job.notebook.name] for job in jobs]
-        floor_batch = sum(per_job) / args.workers
-        for name, seconds in floors.items():
-            print(f"3. floor {name}: kernel start + imports {seconds:5.1f} s per notebook")
+        run = run_batch(jobs, out, workers=args.workers, force=True, engine="warm", **common)
+        batch_s = time.perf_counter() - started
+        failed = [r.name for r in run.failed]
         print(
-            f"   floor of the batch (sum / workers): {floor_batch:7.1f} s "
-            f"-> pool at {pool_s / floor_batch:4.2f}x its floor"
+            f"1. batch, warm engine: {batch_s:6.1f} s wall for {len(jobs)} pages "
+            f"({batch_s / len(jobs):.2f} s a page); first page after {run.first_page_s:.1f} s"
+        )
+        if failed:
+            print(f"   failed: {', '.join(failed)} (see {run.run_dir}/index.html)")
+        print_split("warm engine", run)
+
+        sample = spread(jobs, args.loop_sample)
+        loop = time_loop(sample, tmp)
+        loop_s = sum(statistics.mean(loop[kind]) * n for kind, n in counts.items() if kind in loop)
+        per_kind = ", ".join(f"{k} {statistics.mean(v):.1f} s" for k, v in loop.items())
+        print(
+            f"2. naive loop (papermill CLI + jupyter nbconvert, one page after the other), "
+            f"timed on {len(sample)} pages ({per_kind} a page), extrapolated to "
+            f"{len(jobs)} pages: {loop_s:7.1f} s"
         )
 
-        if not args.skip_cli:
-            sample = spread(jobs, args.compare)
-            if len(sample) == len(jobs):
-                sample_pool_s = pool_s
-            else:
-                started = time.perf_counter()
-                run_batch(sample, tmp / "sample", workers=args.workers, force=True, progress=False)
-                sample_pool_s = time.perf_counter() - started
-            cli_s = time_cli(sample, tmp)
-            print(
-                f"2. {len(sample)} reports: API pool {sample_pool_s:7.1f} s, papermill CLI one by "
-                f"one (no HTML) {cli_s:7.1f} s -> ratio CLI / pool {cli_s / sample_pool_s:4.2f}x"
-            )
+        pool_sample = spread(jobs, args.pool_sample)
+        classic = run_batch(
+            pool_sample, tmp / "papermill", workers=args.workers, force=True,
+            engine="papermill", **common,
+        )  # fmt: skip
+        print_split(f"3. papermill engine, {len(pool_sample)} pages", classic)
+        html_sizes(run)
 
-        sizes = sorted(r.html_bytes for r in result.reports if r.html_bytes)
-        if sizes:
-            asset = result.run_dir / VEGA_ASSET
-            print(
-                f"4. HTML per report: min {sizes[0] / 1024:.0f} kB, median "
-                f"{statistics.median(sizes) / 1024:.0f} kB, max {sizes[-1] / 1024:.0f} kB "
-                f"(budget < {PAGE_BUDGET // 1024} kB: "
-                f"{'within' if sizes[-1] < PAGE_BUDGET else 'OVER'}); shared bundle "
-                f"{asset.stat().st_size / 1024:.0f} kB once per run"
-            )
-            biggest = max(
-                (r for r in result.reports if r.html_bytes), key=lambda r: r.html_bytes or 0
-            )
-            executed = nbformat.read(result.run_dir / biggest.notebook, as_version=4)
-            size = write_report_html(
-                executed, tmp / "self-contained.html", title=biggest.title, self_contained=True
-            )
-            print(
-                f"   self-contained {biggest.name}: {size / 1024:.0f} kB (budget < "
-                f"{SELF_CONTAINED_BUDGET // 1024 // 1024} MB: "
-                f"{'within' if size < SELF_CONTAINED_BUDGET else 'OVER'})"
-            )
+        ratio = loop_s / batch_s
+        print(
+            f"targets: {len(jobs)} pages in {batch_s:.1f} s (<= {TARGET_WALL_S:.0f} s: "
+            f"{'met' if batch_s <= TARGET_WALL_S else 'NOT met'}); naive loop / batch = "
+            f"{loop_s:.0f} s / {batch_s:.1f} s = {ratio:.1f}x (>= {TARGET_RATIO:.0f}x: "
+            f"{'met' if ratio >= TARGET_RATIO else 'NOT met'}); first page after "
+            f"{run.first_page_s:.1f} s"
+        )
+        print(f"load average at end: {os.getloadavg()[0]:.1f}")
     finally:
         if args.out is None:
             shutil.rmtree(tmp, ignore_errors=True)

@@ -223,11 +223,12 @@ class _Batch:
         snapshot: Snapshot,
         settings: _Settings,
         figures: tuple[str | None, str | None],
+        clock: float,
     ) -> None:
         self.jobs, self.run_dir, self.snapshot, self.settings = jobs, run_dir, snapshot, settings
         self.figures_dir, self.figures_key = figures
         self.started_at = _now()
-        self.clock = time.monotonic()
+        self.clock = clock  # time.monotonic() when run_batch was called
         self.first_page_s: float | None = None
         self.meta = page_meta(snapshot.metadata, self.started_at, snapshot.snapshot_id)
         self.banner = banner_for(snapshot.metadata)
@@ -467,12 +468,15 @@ def run_batch(
     default: number of cores) or ``dask`` (``scheduler``: address or ``distributed.Client``).
     ``cwd`` is the notebooks' working folder (default: the project root).
     """
+    clock = time.monotonic()
     jobs = _check_jobs(jobs)
     if engine not in ENGINES:
         raise ParameterError(f"unknown engine {engine!r}: expected one of {', '.join(ENGINES)}")
     out_dir = Path(out_dir).resolve()
     snapshot = pin_snapshot(processed_dir or _default_processed(jobs))
-    pool = make_executor(executor, workers, scheduler, engine, warm_modules(jobs), len(jobs))
+    pool = make_executor(executor, workers, scheduler, engine, len(jobs))
+    getattr(pool, "prestart", lambda: None)()  # forkserver imports while we prepare
+    pool.warm_modules = tuple(warm_modules(jobs))
     out_dir.mkdir(parents=True, exist_ok=True)
     run_dir = _make_run_dir(out_dir, run_id)
     settings = _Settings(
@@ -490,5 +494,7 @@ def run_batch(
             figures_dir = prepare(snapshot.path)
         figures = str(Path(figures_dir).resolve()) if figures_dir is not None else None
         key = figures_key or (Path(figures).name if figures else None)
-        batch = _Batch(_bind(jobs, snapshot, figures), run_dir, snapshot, settings, (figures, key))
+        batch = _Batch(
+            _bind(jobs, snapshot, figures), run_dir, snapshot, settings, (figures, key), clock
+        )
         return batch.run(pool, out_dir)

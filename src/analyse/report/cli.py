@@ -63,12 +63,12 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
     def default(value: Any) -> Any:
         return argparse.SUPPRESS if suppress else value
 
-    parser.add_argument(
-        "--workers",
-        type=_positive_int,
-        default=default(None),
-        help=f"parallel notebooks (default: number of cores, {os.cpu_count()})",
-    )
+    _add_page_options(parser, default)
+    _add_execution_options(parser, default)
+
+
+def _add_page_options(parser: argparse.ArgumentParser, default: Callable[[Any], Any]) -> None:
+    """What is run and where the pages go."""
     parser.add_argument(
         "--out", type=Path, default=default(None), help="output folder (default: reports/)"
     )
@@ -107,6 +107,16 @@ def _add_common(parser: argparse.ArgumentParser, *, suppress: bool) -> None:
         type=int,
         default=default(None),
         help="bootstrap seed in every report (default: the notebooks', 2018)",
+    )
+
+
+def _add_execution_options(parser: argparse.ArgumentParser, default: Callable[[Any], Any]) -> None:
+    """How and where the notebooks run."""
+    parser.add_argument(
+        "--workers",
+        type=_positive_int,
+        default=default(None),
+        help=f"parallel notebooks (default: number of cores, {os.cpu_count()})",
     )
     parser.add_argument(
         "--engine",

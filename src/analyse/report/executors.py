@@ -41,6 +41,7 @@ class Executor(Protocol):
 
     name: str
     workers: int
+    warm_modules: tuple[str, ...]
 
     def run(
         self,
@@ -104,13 +105,23 @@ class LocalExecutor:
         self.engine = engine
         self.warm_modules = tuple(warm_modules)
 
+    def _context(self) -> multiprocessing.context.BaseContext:
+        # the same list whatever the engine: the forkserver is started once per process
+        preload = ["analyse.report._forkserver_preload", "analyse.report.warm"]
+        return _mp_context([*preload, *DEFAULT_WARM_MODULES])
+
+    def prestart(self) -> None:
+        """Start the forkserver now: its imports overlap with the batch's preparation
+        (figures stage, cache keys) instead of delaying the first page."""
+        if self._context().get_start_method() == "forkserver":
+            from multiprocessing import forkserver
+
+            forkserver.ensure_running()
+
     def _pool(self, workers: int) -> cf.ProcessPoolExecutor:
-        preload = ["analyse.report._forkserver_preload", "analyse.report.worker"]
-        if self.engine == "warm":
-            preload += ["analyse.report.warm", *DEFAULT_WARM_MODULES]
         return cf.ProcessPoolExecutor(
             max_workers=workers,
-            mp_context=_mp_context(preload),
+            mp_context=self._context(),
             initializer=_init,
             initargs=(self.engine, self.warm_modules, os.getpid()),
         )
@@ -259,21 +270,16 @@ class DaskExecutor:
 
 
 def make_executor(
-    name: str,
-    workers: int | None,
-    scheduler: str | Any | None,
-    engine: str,
-    warm_modules: Iterable[str],
-    n_jobs: int,
+    name: str, workers: int | None, scheduler: str | Any | None, engine: str, n_jobs: int
 ) -> Executor:
     """The executor called ``name`` (``local`` or ``dask``); :class:`ParameterError` if unusable."""
     if name == "local":
         if scheduler is not None:
             raise ParameterError("--scheduler goes with --executor dask")
         count = workers or os.cpu_count() or 1
-        return LocalExecutor(max(1, min(count, n_jobs)), engine, warm_modules)
+        return LocalExecutor(max(1, min(count, n_jobs)), engine)
     if name == "dask":
         if scheduler is None:
             raise ParameterError("--executor dask needs --scheduler ADDRESS (e.g. tcp://host:8786)")
-        return DaskExecutor(scheduler, engine, warm_modules)
+        return DaskExecutor(scheduler, engine)
     raise ParameterError(f"unknown executor {name!r}: expected one of {', '.join(EXECUTORS)}")

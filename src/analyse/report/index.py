@@ -28,7 +28,7 @@ KIND_LABELS = {
     "custom": "Autres rapports",
 }
 #: Parameters shown elsewhere on the page (same for every report of a run).
-COMMON_PARAMETERS = ("processed_dir", "published_dir")
+COMMON_PARAMETERS = ("processed_dir", "published_dir", "figures_dir")
 
 
 def _esc(value: Any) -> str:
@@ -111,14 +111,13 @@ def _sources_table(metadata: Mapping[str, Any]) -> str:
     )
 
 
-def render_index(result: RunResult) -> str:
-    """The index page of a run, as HTML text."""
+def _run_summary(result: RunResult) -> list[str]:
+    """The summary section: counts, run, data vintage and snapshot, package version."""
     data = result.to_dict()
     metadata = result.metadata or {}
-    counts = data["counts"]
     summary = ", ".join(
         f"{n} {STATUS_LABELS.get(s, s)}{'s' if n > 1 and s in ('ok', 'failed') else ''}"
-        for s, n in sorted(counts.items())
+        for s, n in sorted(data["counts"].items())
     )
     parts = [
         '<section class="run-summary">',
@@ -148,12 +147,17 @@ def render_index(result: RunResult) -> str:
     if metadata:
         parts.append(_sources_table(metadata))
     parts.append("</section>")
-    failed = result.failed
-    if failed:
+    return parts
+
+
+def _report_tables(result: RunResult) -> list[str]:
+    """Failures first, then one table of reports per kind."""
+    parts: list[str] = []
+    if result.failed:
         parts.append('<section class="failures"><h2 id="echecs">Échecs</h2><ul>')
         parts.extend(
             f'<li><a href="#r-{_esc(r.name)}">{_esc(r.title)}</a> : {_esc(r.error or r.status)}</li>'
-            for r in failed
+            for r in result.failed
         )
         parts.append("</ul></section>")
     ordered = sorted(result.reports, key=lambda r: (KIND_ORDER.get(r.kind, 9), r.name))
@@ -171,10 +175,15 @@ def render_index(result: RunResult) -> str:
             _report_row(r).replace("<tr ", f'<tr id="r-{_esc(r.name)}" ', 1) for r in reports
         )
         parts.append("</tbody></table>")
+    return parts
+
+
+def render_index(result: RunResult) -> str:
+    """The index page of a run, as HTML text."""
     return build_page(
-        "\n".join(parts),
+        "\n".join([*_run_summary(result), *_report_tables(result)]),
         title=f"Rapports — exécution {result.run_id}",
-        banner=banner_for(metadata),
+        banner=banner_for(result.metadata),
         bundle="none",
     )
 

@@ -45,6 +45,8 @@ DEFAULT_WARM_MODULES = (
     "analyse.report.display",
     "analyse.report.params",
     "IPython.display",
+    "jupytext",
+    "papermill",
 )
 
 Status = Literal["ok", "cached", "failed", "interrupted"]
