@@ -17,6 +17,8 @@ Codes stay strings (``"01"`` is never ``1``); a région code is checked against 
 present in the processed data (``core_communes`` / ``core_territories``), or against
 :data:`analyse.reference.REGION_NAMES` when there is no processed data yet; a territory id
 against ``core_territories`` for its phase. Unknown codes fail at once, listing valid ones.
+Every kind also takes ``figures_dir``: the figures bundle of the run, given by the batch when the
+figures stage ran (see :mod:`analyse.report.batch`).
 """
 
 from __future__ import annotations
@@ -148,10 +150,13 @@ class ReportParams(BaseModel):
     published_dir: str | None = Field(
         default=None, description="folder of published figures, for reconciliation"
     )
+    figures_dir: str | None = Field(
+        default=None, description="output of the figures stage (data/figures/<key>), if run"
+    )
     n_boot: int = Field(default=999, ge=99, le=99_999, description="bootstrap replications")
     seed: int = Field(default=2018, ge=0, description="bootstrap seed (reproducible intervals)")
 
-    @field_validator("processed_dir", "published_dir", mode="before")
+    @field_validator("processed_dir", "published_dir", "figures_dir", mode="before")
     @classmethod
     def _path_to_str(cls, value: Any) -> Any:
         return _as_str_path(value)
@@ -340,6 +345,9 @@ class RunFile(BaseModel):
     force: bool = False
     self_contained: bool = False
     cell_timeout_s: PositiveInt | None = None
+    engine: Literal["warm", "papermill"] | None = None
+    executor: Literal["local", "dask"] | None = None
+    scheduler: str | None = None
 
 
 def format_validation_error(exc: ValidationError, source: str, prefix: str = "") -> list[str]:
