@@ -74,7 +74,9 @@ review.territory.show_unemployment(page, info, ti_phase)
 # Que serait devenu le chômage du territoire sans le label ? Un « contrôle synthétique »
 # compose, à partir de zones d'emploi hors de tout Territoire d'industrie, une référence qui
 # suit le territoire avant le label ; l'écart après le label n'est interprété que si cette
-# référence suivait bien le territoire avant.
+# référence suivait bien le territoire avant. La valeur p (placebos dans l'espace) n'est pas
+# corrigée des comparaisons multiples : parmi des centaines de territoires, environ un sur dix
+# aurait une valeur p inférieure à 0,10 par le seul hasard.
 
 # %%
 review.causal.show_territory_counterfactual(page, ti_id, ti_phase)

@@ -72,7 +72,7 @@ def test_did_table_natures_are_french_and_follow_the_decision(doubtful, clean):
         "Label + fonds + COVID, non séparables",
         "Diagnostic",
     }
-    assert "p ajustée (Holm)" in body
+    assert "p (p ajustée)" in body and "méthode de Holm" in body
     assert not ENGLISH.search(body), ENGLISH.search(body)
     clean_natures = set(re.findall(r"<td>([^<]*)</td>\s*</tr>", label.render_did_table(clean, {})))
     assert "Causal sous hypothèses" in clean_natures

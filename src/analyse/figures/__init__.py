@@ -34,6 +34,7 @@ from analyse.figures.store import (
     write_bundle,
 )
 from analyse.snapshots import get_snapshot_id, resolve_snapshot
+from analyse.tables import read_metadata
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +82,11 @@ def compute_figures(
     )
     timings["trends_s"] = round(time.perf_counter() - start, 3)
     start = time.perf_counter()
-    frames.update(labour.compute_counterfactual(tables))
+    frames.update(labour.compute_counterfactual(tables, read_metadata(snapshot_dir)))
     timings["counterfactual_s"] = round(time.perf_counter() - start, 3)
+    start = time.perf_counter()
+    frames.update(labour.compute_territory_counterfactuals(tables))
+    timings["synthetic_controls_s"] = round(time.perf_counter() - start, 3)
     start = time.perf_counter()
     frames.update(public.compute_public(tables))
     timings["public_s"] = round(time.perf_counter() - start, 3)

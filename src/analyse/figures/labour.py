@@ -10,6 +10,8 @@ which our sources do not give: ours approximate them, and every chart says so ("
 
 from __future__ import annotations
 
+from typing import Any
+
 import polars as pl
 
 #: First quarter of the trend charts.
@@ -76,15 +78,35 @@ def compute_trends(
     )
 
 
-def compute_counterfactual(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
-    """The label's counterfactual (every frame of ``run_label_counterfactual``), prefixed."""
+def compute_counterfactual(
+    tables: dict[str, pl.DataFrame], metadata: dict[str, Any] | None = None
+) -> dict[str, pl.DataFrame]:
+    """The label's national counterfactual (every frame of ``run_label_counterfactual``,
+    prefixed ``causal_``). On the fully synthetic world the planted effect is passed, so each
+    row states the value it should recover over its own window."""
+    from analyse.estimate.decision import planted_effect_from_manifest
     from analyse.estimate.did import run_label_counterfactual
 
+    planted = ((metadata or {}).get("planted_effects") or {}).get("unemployment")
     results = run_label_counterfactual(
         tables["labour_panel"],
         tables["communes"],
         tables["commune_territories"],
         tables["commune_typologies"],
         phase=1,
+        planted_effect=planted_effect_from_manifest(planted) if planted else None,
     )
     return {f"causal_{name}": frame for name, frame in results.items() if frame is not None}
+
+
+def compute_territory_counterfactuals(tables: dict[str, pl.DataFrame]) -> dict[str, pl.DataFrame]:
+    """One synthetic control per territory of both phases (``synth_summary``, ``synth_series``,
+    ``synth_weights``, ``synth_placebos``; see :mod:`analyse.estimate.synth`)."""
+    from analyse.estimate.synth import run_synthetic_controls
+
+    return run_synthetic_controls(
+        tables["labour_panel"],
+        tables["communes"],
+        tables["commune_territories"],
+        tables["territories"],
+    )

@@ -61,6 +61,7 @@ UNIT_LABELS_FR: dict[str, str] = {
     "row": "ligne",
     "feature": "entité géographique",
     "JSON record": "enregistrement JSON",
+    "EPT x member commune": "lien EPT × commune membre",
 }
 
 REASON_LABELS_FR: dict[str, str] = {
@@ -170,7 +171,7 @@ def render_quality(quality: Mapping[str, Any], *, number: int | None = None) -> 
         rows.append(
             {
                 "Source": SOURCE_LABELS_FR.get(source_id, source_id),
-                "Unité": UNIT_LABELS_FR.get(unit.split(" (")[0], unit),
+                "Unité": UNIT_LABELS_FR.get(unit.split(" (")[0], "ligne"),
                 "Lues": fmt.format_int(counts["rows_in"]),
                 "Retenues": fmt.format_int(counts["rows_out"]),
                 "Mises de côté": fmt.format_int(counts["rows_quarantined"]),

@@ -6,8 +6,7 @@ from __future__ import annotations
 import polars as pl
 
 from analyse.review import label
-from analyse.review.page import Page, show_figure
-from analyse.review.trends import SOURCE_LABOUR
+from analyse.review.page import Page
 
 
 def _display(html_text: str) -> None:
@@ -19,28 +18,20 @@ def _display(html_text: str) -> None:
 
 def headline_message(results: dict[str, pl.DataFrame]) -> str | None:
     """The causal key message (its wording follows the diagnostics)."""
-    if not results:
+    if not results or "decision" not in results:
         return None
-    if hasattr(label, "describe_decision"):
-        return label.describe_decision(results)
-    return None
+    return label.describe_decision(results)
 
 
 def show_counterfactual(page: Page, results: dict[str, pl.DataFrame]) -> None:
-    """Event study chart, diagnostics text, DiD table (kind of every row stated)."""
-    from analyse import charts
-
+    """Decision (headline, diagnostics, rule), event study, DiD table, sensitivity bounds."""
     if not results:
         _display("<p class='analyse-note'>Contrefactuel non disponible.</p>")
         return
-    title = "Écart de taux de chômage des zones labellisées, par trimestre autour du label"
-    reading = label.describe_event_study(results)
-    chart = charts.chart_event_study(
-        label.select_event_study(results), title=title, reading=reading, source=SOURCE_LABOUR
-    )
-    show_figure(page, chart, title, reading=reading, source=SOURCE_LABOUR)
-    _display(f"<div>{label.describe_pretrend(results)}</div>")
-    _display(label.render_did_table(results, page.metadata))
+    label.show_decision(page, results)
+    label.show_event_study(page, results)
+    _display(label.render_did_table(results, page.metadata, number=page.next_table()))
+    label.show_honest(page, results)
 
 
 def _synth(page: Page, ti_id: str, phase: int) -> dict | None:

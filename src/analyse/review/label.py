@@ -372,7 +372,9 @@ def _planted_note(results: dict[str, pl.DataFrame], metadata: dict[str, Any]) ->
     return note if "planted_target" in results["did"].columns else note.split(" Chaque")[0]
 
 
-def render_did_table(results: dict[str, pl.DataFrame], metadata: dict[str, Any]) -> str:
+def render_did_table(
+    results: dict[str, pl.DataFrame], metadata: dict[str, Any], *, number: int | None = None
+) -> str:
     """HTML table of every DiD-type estimate with its nature (decision rule), window, Holm
     p-value and, on the synthetic demo, the planted value it should recover."""
     frames = []
@@ -395,19 +397,21 @@ def render_did_table(results: dict[str, pl.DataFrame], metadata: dict[str, Any])
         spec.append(label)
     out = {
         "Spécification": spec,
-        "Traitement": [treatment_fr(t, e) for t, e in res.select("treatment", "exposure").rows()],
-        "Fenêtre": [window_fr(a, b) for a, b in res.select("window_start", "window_end").rows()],
-        "Terme": [term_fr(t) for t in res["term"]],
-        "Effet (points de chômage)": [fmt.format_ratio(v, 3) for v in res["estimate"]],
-        "IC 95 %": [
-            fmt.format_interval(lo, hi, lambda x: fmt.format_ratio(x, 3))
-            for lo, hi in res.select("ci_low", "ci_high").rows()
+        "Traitement et fenêtre": [
+            f"{treatment_fr(t, e)}, {window_fr(a, b)}"
+            for t, e, a, b in res.select("treatment", "exposure", "window_start", "window_end").rows()
         ],
-        "p": [format_p_value(v) for v in res["p_value"]],
-        "p ajustée (Holm)": [format_p_value(v) for v in res["p_value_holm"]],
-        "Zones": [fmt.format_int(v) for v in res["n_clusters"]],
+        "Effet après le label (points de chômage)": [fmt.format_ratio(v, 3) for v in res["estimate"]],
+        "p (p ajustée)": [
+            f"{format_p_value(p)} ({format_p_value(h)})"
+            for p, h in res.select("p_value", "p_value_holm").rows()
+        ],
         "Nature": [kind_fr(k) for k in res["kind"]],
-    }
+    }  # fmt: skip
+    intervals = [
+        "IC " + fmt.format_interval(lo, hi, lambda x: fmt.format_ratio(x, 3))
+        for lo, hi in res.select("ci_low", "ci_high").rows()
+    ]
     if "planted_target" in res.columns:
         out["Valeur plantée"] = [fmt.format_ratio(v, 3) for v in res["planted_target"]]
     row = headline(results)
@@ -420,11 +424,19 @@ def render_did_table(results: dict[str, pl.DataFrame], metadata: dict[str, Any])
         + _exposure_sentence(row["exposure"])
         + _planted_note(results, metadata)
     )
+    zones = ", ".join(sorted({fmt.format_int(v) for v in res["n_clusters"]}))
+    note += (
+        f" Zones d'emploi : {zones}. p ajustée : méthode de Holm sur la famille des lignes du "
+        "tableau. Sous chaque effet : son intervalle de confiance à 95 %."
+    )
     return fmt.to_html_table(
         pl.DataFrame(out),
         caption="Effet du label sur le taux de chômage des zones d'emploi",
         source=SOURCE_CAUSAL,
+        champ="zones d'emploi 2020 publiées par l'INSEE (hors Mayotte et Guyane), trimestres 2014-2023",
         note=note,
+        number=number,
+        subtexts={"Effet après le label (points de chômage)": intervals},
     )
 
 
