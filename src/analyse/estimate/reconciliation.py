@@ -146,7 +146,7 @@ def _definition_note(measure: str, row: dict[str, object], region_code: str | No
     elif measure == "aid_eur":
         parts.append(
             "Aide accordée annoncée (engagements à la décision), pas l'aide versée ; la nôtre "
-            "somme aid_eur de l'extrait (aid_paid_eur pour le versé)."
+            "somme l'aide accordée de l'extrait (l'aide versée en est une autre colonne)."
         )
     elif measure == "investment_eur":
         parts.append(
@@ -179,7 +179,7 @@ def _definition_note(measure: str, row: dict[str, object], region_code: str | No
             )
     parts.append(
         f"Date d'arrêt : publication du {date:%d/%m/%Y} ; notre valeur à date ne compte que les "
-        "projets décidés au plus tard ce jour (decision_date connue)."
+        "projets décidés au plus tard ce jour (date de décision connue)."
     )
     return " ".join(parts)
 
