@@ -9,6 +9,8 @@ from analyse.review.page import Page, show_figure
 
 #: The région outlines copied into each snapshot by ``analyse clean`` (from data/raw/outlines).
 OUTLINES_FILE = "outlines_france_regions.geojson"
+#: The published measure a map shows (the chart data carries it under this name, by cell).
+VALUE = fund.HEADLINE_METRIC
 SOURCE_MAP = (
     "Source : ANCT, périmètres des Territoires d'industrie ; Natural Earth, contours des régions."
 )
@@ -31,12 +33,12 @@ def _with_values(page: Page, shapes: pl.DataFrame, phase: int) -> pl.DataFrame:
     frame = fund.breakdown(page, [f"ti_p{phase}"]) if page.has_fund_extract else None
     if frame is None or frame.height == 0:
         return shapes.with_columns(
-            pl.lit(None, pl.Float64).alias("value"), pl.lit(False).alias("is_masked"),
+            pl.lit(None, pl.Float64).alias(VALUE), pl.lit(False).alias("is_masked"),
             pl.lit(None, pl.String).alias("cell"),
         )  # fmt: skip
     values = frame.select(
         pl.col(f"ti_p{phase}").alias("ti_id"),
-        pl.col(f"{fund.HEADLINE_METRIC}__shown").alias("value"),
+        pl.col(f"{fund.HEADLINE_METRIC}__shown").alias(VALUE),
         "is_masked",
         pl.col("cell_key").alias("cell"),
     )
@@ -50,7 +52,7 @@ def show_national_map(page: Page, *, phase: int) -> None:
     from analyse import charts
 
     shapes = _with_values(page, _shapes(page, phase), phase)
-    n_shown = shapes.filter(pl.col("value").is_not_null()).height
+    n_shown = shapes.filter(pl.col(VALUE).is_not_null()).height
     title = f"Investissement annoncé par euro d'aide, par Territoire d'industrie (phase {phase})"
     reading = (
         f"Lecture : {shapes.height} territoires ; couleur : € d'investissement annoncés par € "
@@ -58,7 +60,7 @@ def show_national_map(page: Page, *, phase: int) -> None:
         "projet)."
     )
     chart = charts.chart_territory_map(
-        shapes, "value", title=title, reading=reading, source=SOURCE_MAP, masked="is_masked",
+        shapes, VALUE, title=title, reading=reading, source=SOURCE_MAP, masked="is_masked",
         value_title="€ investis par € d'aide", outlines=outlines(page),
     )  # fmt: skip
     show_figure(page, chart, title, champ=fund.CHAMP_FUND, reading=reading, source=SOURCE_MAP)
@@ -79,7 +81,7 @@ def show_region_map(page: Page, region_code: str, *, phase: int) -> None:
         "d'aide pour l'ensemble du territoire (gris : secret statistique ; blanc : aucun projet)."
     )
     chart = charts.chart_territory_map(
-        shapes, "value", title=title, reading=reading, source=SOURCE_MAP, masked="is_masked",
+        shapes, VALUE, title=title, reading=reading, source=SOURCE_MAP, masked="is_masked",
         value_title="€ investis par € d'aide", outlines=outlines(page), region=region_code,
     )  # fmt: skip
     show_figure(page, chart, title, champ=fund.CHAMP_FUND, reading=reading, source=SOURCE_MAP)
