@@ -120,34 +120,11 @@ def _intervals(
 
 
 def _masks(projects: pl.DataFrame, scopes: list[dict[str, str]]) -> pl.DataFrame:
-    """``cell_key``, ``is_masked``, ``mask_reason`` for every scope, solved jointly."""
-    from analyse.estimate import secrecy
+    """``cell_key``, ``is_masked``, ``mask_reason`` for every scope, solved jointly over the whole
+    publication (primary rules, then secondary suppression against an LP attacker)."""
+    from analyse.estimate.secrecy import protect_publication
 
-    if not hasattr(secrecy, "protect_publication"):  # TEMPORARY until the joint solver lands
-        return _primary_only(projects, scopes)
-    return secrecy.protect_publication(projects, scopes).select(
-        "cell_key", "is_masked", "mask_reason"
-    )
-
-
-def _primary_only(projects: pl.DataFrame, scopes: list[dict[str, str]]) -> pl.DataFrame:
-    from analyse.estimate.leverage import summarise_leverage
-
-    families = sorted({tuple(d for d in DIM_ORDER if d in s) for s in scopes})
-    frames = []
-    for family in families:
-        summary = summarise_leverage(projects, list(family) or None)
-        masked = (pl.col("n_firms") < 3) | (pl.col("max_firm_share").fill_null(1.0) > 0.85)
-        frames.append(
-            _with_keys(
-                summary.select(
-                    *family,
-                    masked.alias("is_masked"),
-                    pl.when(masked).then(pl.lit("primary")).alias("mask_reason"),
-                )
-            )
-        )
-    return pl.concat(frames).select("cell_key", "is_masked", "mask_reason")
+    return protect_publication(projects, scopes).select("cell_key", "is_masked", "mask_reason")
 
 
 def _with_keys(frame: pl.DataFrame) -> pl.DataFrame:
