@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
 from analyse.clean.extract_mapping import (
@@ -563,7 +564,25 @@ def _as_text(keys: pl.DataFrame) -> pl.DataFrame:
     return keys.with_columns(pl.col(cats).cast(pl.String)) if cats else keys
 
 
+def _per_category(values: pl.Series, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
+    """:func:`_per_distinct` of one ``Categorical`` column: the expressions on the first row of
+    each category, spread back by the category codes (integer gathers, no hashing of text)."""
+    codes = values.to_physical()
+    first = codes.arg_unique()  # null included
+    results = (
+        values.gather(first).cast(pl.String).to_frame().select(e.alias(n) for n, e in exprs.items())
+    )
+    present = codes.gather(first)
+    null_slot = int(present.max() or 0) + 1
+    lookup = np.zeros(null_slot + 1, dtype=np.uint32)
+    lookup[present.fill_null(null_slot).to_numpy()] = np.arange(present.len(), dtype=np.uint32)
+    rows = lookup[codes.fill_null(null_slot).to_numpy()]
+    return results.select(pl.all().gather(rows))
+
+
 def _per_distinct(keys: pl.DataFrame, exprs: dict[str, pl.Expr]) -> pl.DataFrame:
+    if keys.width == 1 and keys.dtypes[0] == pl.Categorical:
+        return _per_category(keys.to_series(), exprs)
     columns = keys.columns
     distinct = keys.unique()
     values = _as_text(distinct).select(e.alias(n) for n, e in exprs.items())
@@ -616,23 +635,26 @@ _Spec = tuple[list[str], dict[str, pl.Expr], _FastPath | None]
 
 
 def _fund_normalisers(mapping: ExtractMapping) -> list[_Spec]:
-    """(raw text columns, working columns computed from them, fast path or None), by group.
-
-    The place columns go together (a commune code comes with the same name, département and
-    postal code), so their distinct combinations are few and normalised together.
-    """
+    """(raw text columns, working columns computed from them, fast path or None), by field."""
     col = {f: pl.col(_in(f)) for f in CANONICAL_FIELDS}
-    place = ["commune_insee", "commune_name", "departement_code", "postal_code"]
     specs: list[_Spec] = [
         (
-            [_in(f) for f in place],
+            [_in("commune_insee")],
             {
                 _w("commune_code"): normalise_commune_insee(col["commune_insee"]),
                 _miss("commune_insee"): is_missing_value(col["commune_insee"]),
-                _w("commune_name"): _text(col["commune_name"]),
-                _w("departement_given"): normalise_departement_code(col["departement_code"]),
-                _w("departement_postal"): departement_from_postal_code(col["postal_code"]),
             },
+            None,
+        ),
+        ([_in("commune_name")], {_w("commune_name"): _text(col["commune_name"])}, None),
+        (
+            [_in("departement_code")],
+            {_w("departement_given"): normalise_departement_code(col["departement_code"])},
+            None,
+        ),
+        (
+            [_in("postal_code")],
+            {_w("departement_postal"): departement_from_postal_code(col["postal_code"])},
             None,
         ),
         (
