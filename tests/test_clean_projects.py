@@ -19,6 +19,7 @@ from analyse.clean.projects import (
     FUND_REASONS,
     RELANCE_COLUMNS,
     RELANCE_REASONS,
+    clean_fund_frame,
     clean_fund_projects,
     clean_relance_projects,
     read_raw_projects,
@@ -328,6 +329,30 @@ def test_distinct_value_shortcut_gives_the_same_result(tmp_path, monkeypatch):
     assert by_distinct[0].equals(direct[0]) and by_distinct[1].equals(direct[1])
     assert by_distinct[0].height == 8
     assert by_distinct[0]["siren"].to_list()[-2:] == ["005420120", "005420120"]
+
+
+@pytest.mark.parametrize("min_rows", [10_000, 0])
+def test_categorical_reading_gives_the_same_result(tmp_path, monkeypatch, min_rows):
+    import analyse.clean.projects as projects_module
+
+    monkeypatch.setattr(projects_module, "_DISTINCT_MIN_ROWS", min_rows)
+    # 400 distinct dates and job counts: with min_rows 0 they take the mostly-distinct path
+    rows = [row(project_id=f"P{i}", aid_eur=str(1000 + i), jobs_created=str(i),
+                decision_date=f"{1 + i % 28:02d}/{1 + i // 28 % 12:02d}/{2019 + i // 336}")
+            for i in range(400)]  # fmt: skip
+    rows += [
+        row(project_id=f"B{i}", **changes) for i, (_, changes, _, _) in enumerate(REASON_CASES)
+    ]
+    rows += [dict(rows[0]), row(project_id="P1", aid_eur="999")]
+    path = write_canonical(tmp_path / "projects.csv", rows)
+    raw = read_raw_projects(path, categorical_fields=projects_module._REPEATED_FIELDS)
+    assert raw.schema["commune_insee"] == pl.Categorical  # read as categories
+    as_text = clean_fund_frame(
+        read_raw_projects(path), None, COMMUNES_DF, TERRITORIES_DF
+    )  # every cell as String
+    as_categories = clean(path)
+    assert as_text[0].equals(as_categories[0]) and as_text[1].equals(as_categories[1])
+    assert as_categories[1].height == len(REASON_CASES) + 2
 
 
 def test_counts_add_up_on_a_mixed_file(tmp_path):

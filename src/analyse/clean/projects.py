@@ -549,7 +549,8 @@ def _mostly_distinct(keys: pl.DataFrame) -> bool:
     n_rows = keys.height
     if n_rows <= _DISTINCT_MIN_ROWS:
         return False
-    sample = keys.gather_every(max(1, n_rows // max(1, _DISTINCT_MIN_ROWS)))
+    step = n_rows // _DISTINCT_MIN_ROWS if _DISTINCT_MIN_ROWS > 0 else 1
+    sample = keys.gather_every(max(1, step))
     sample = sample.filter(~pl.all_horizontal(pl.all().is_null()))
     if sample.height == 0:
         return False
