@@ -838,3 +838,31 @@ def test_fund_extract_decodes_entities_in_text_fields(tmp_path):
     assert quarantine.height == 0
     decoded = [d for _, d in ENTITY_CASES]
     assert projects["firm_name"].to_list() == decoded == projects["sector"].to_list()
+
+
+def test_first_rows_equal_the_exact_window_function():
+    import numpy as np
+
+    from analyse.clean.projects import _first_rows, _shared_positions
+
+    assert _shared_positions(np.array([5, 1, 5, 2, 1, 9], dtype=np.uint64)).tolist() == [0, 1, 2, 4]
+    rng = np.random.default_rng(7)
+    n = 3000
+    df = pl.DataFrame(
+        {
+            "_row": np.arange(2, n + 2),
+            "a": rng.integers(0, 40, n).astype(str),  # the hashed key repeats a lot
+            "b": rng.choice([None, 1.0, 2.5], n),
+            "c": rng.integers(0, 3, n),  # not hashed: compared exactly
+        }
+    ).with_columns(pl.col("a").str.replace("^7$", None))
+    among = pl.Series(rng.random(n) < 0.8)
+    got = _first_rows(df, {c: pl.col(c) for c in "abc"}, ["a", "b"], among)
+    exact = (
+        df.with_columns(among.alias("in"))
+        .with_columns(pl.col("_row").filter("in").min().over("a", "b", "c", "in"))
+        .select(pl.when("in").then("_row"))
+        .to_series()
+    )
+    assert got.to_list() == exact.to_list()
+    assert (got != df["_row"]).sum() > 1000  # many duplicates found

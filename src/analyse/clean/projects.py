@@ -1152,6 +1152,18 @@ def _commune_rules(label: Callable[[str], str], commune_column: str) -> list[Rul
     return rules
 
 
+def _shared_positions(values: np.ndarray) -> np.ndarray:
+    """Positions of the values that occur more than once (a sort: little memory, unlike a hash
+    table over millions of rows)."""
+    order = np.argsort(values)
+    ordered = values[order]
+    equal = ordered[1:] == ordered[:-1]
+    shared = np.zeros(len(values), dtype=bool)
+    shared[1:] |= equal
+    shared[:-1] |= equal
+    return np.sort(order[shared])
+
+
 def _first_rows(
     df: pl.DataFrame, columns: dict[str, pl.Expr], key: list[str], among: pl.Series
 ) -> pl.Series:
@@ -1164,16 +1176,13 @@ def _first_rows(
     row. The rows that share a hash, usually few, are then compared on every column by the
     window function.
     """
-    frame = df.select(pl.col(ROW_COL), *key).with_columns(among.alias("_among"))
     combined = pl.col(key[0]).hash(seed=0)
     for seed, column in enumerate(key[1:], start=1):
         combined = combined ^ pl.col(column).hash(seed=seed)
-    hashed = frame.select(
-        pl.when("_among").then(pl.col(ROW_COL)).alias("_own"),
-        pl.when("_among").then(combined).alias("_h"),
-    )
-    own, h = hashed.get_column("_own"), hashed.get_column("_h")
-    idx = (h.is_duplicated() & h.is_not_null()).arg_true()
+    rows = among.arg_true()
+    hashes = df.select(combined.gather(rows)).to_series().to_numpy()
+    own = df.select(pl.when(among).then(pl.col(ROW_COL))).to_series()
+    idx = rows.gather(_shared_positions(hashes))
     if idx.len() == 0:
         return own
     sub = df.select(pl.all().gather(idx)).select(
