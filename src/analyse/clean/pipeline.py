@@ -636,9 +636,9 @@ def run_clean(raw_dir: Path, processed_dir: Path, *, public_only: bool = False) 
     raw_dir, processed_dir = Path(raw_dir), Path(processed_dir)
     start = time.perf_counter()
     with stage_snapshot(processed_dir) as stage:
+        manifest = read_manifest(raw_dir)  # as the fetch or the demo left it
         materialised = _materialise_missing(raw_dir)
-        manifest = read_manifest(raw_dir)
-        synthetic = synthetic_source_ids(manifest)
+        synthetic = synthetic_source_ids(manifest) - set(materialised)
         tables, quarantine, quality = build_core_tables(raw_dir)
         if public_only:
             _drop_for_public(tables, quarantine, quality, synthetic)
