@@ -443,10 +443,10 @@ def test_mef_list_format(demo_dir: Path) -> None:
 
 @pytest.mark.real_data
 @pytest.mark.parametrize("source_id", sorted(XLSX_SHEETS))
-def test_xlsx_layout_matches_real(source_id: str, demo_dir: Path, shared_raw: Path) -> None:
+def test_xlsx_layout_matches_real(source_id: str, demo_dir: Path, reference_raw: Path) -> None:
     import fastexcel
 
-    real, demo = shared_raw / SOURCE_PATHS[source_id], demo_dir / SOURCE_PATHS[source_id]
+    real, demo = reference_raw / SOURCE_PATHS[source_id], demo_dir / SOURCE_PATHS[source_id]
     assert (
         fastexcel.read_excel(str(demo)).sheet_names == fastexcel.read_excel(str(real)).sheet_names
     )
@@ -462,14 +462,14 @@ def test_xlsx_layout_matches_real(source_id: str, demo_dir: Path, shared_raw: Pa
 
 
 @pytest.mark.real_data
-def test_unemployment_labels_match_real(demo_dir: Path, shared_raw: Path) -> None:
+def test_unemployment_labels_match_real(demo_dir: Path, reference_raw: Path) -> None:
     path = SOURCE_PATHS["unemployment_ze"]
-    real = read_sheet(shared_raw / path, "txcho_ze", 6)
+    real = read_sheet(reference_raw / path, "txcho_ze", 6)
     demo = read_sheet(demo_dir / path, "txcho_ze", 6)
     pairs = set(real.select("REG", "LIBREG").iter_rows())
     assert set(demo.select("REG", "LIBREG").iter_rows()) <= pairs
     assert demo["ZE2020"].str.contains(r"^\d{4}$").all()
-    real_parts = read_sheet(shared_raw / path, "txcho_parties reg", 8)
+    real_parts = read_sheet(reference_raw / path, "txcho_parties reg", 8)
     demo_parts = read_sheet(demo_dir / path, "txcho_parties reg", 8)
     assert demo_parts.columns == real_parts.columns
     assert (demo_parts["ZER2020"].str.slice(0, 2).is_in(list(REGION_NAMES))).all()
@@ -477,8 +477,8 @@ def test_unemployment_labels_match_real(demo_dir: Path, shared_raw: Path) -> Non
 
 @pytest.mark.real_data
 @pytest.mark.parametrize("source_id", ["typo_densite", "typo_centralite", "typo_ruralite"])
-def test_typology_csv_matches_real(source_id: str, demo_dir: Path, shared_raw: Path) -> None:
-    real_bytes = (shared_raw / SOURCE_PATHS[source_id]).read_bytes()
+def test_typology_csv_matches_real(source_id: str, demo_dir: Path, reference_raw: Path) -> None:
+    real_bytes = (reference_raw / SOURCE_PATHS[source_id]).read_bytes()
     demo_bytes = (demo_dir / SOURCE_PATHS[source_id]).read_bytes()
     assert demo_bytes[:3] == real_bytes[:3] == b"\xef\xbb\xbf"  # UTF-8 with BOM
     assert demo_bytes.split(b"\n", 1)[0] == real_bytes.split(b"\n", 1)[0]
@@ -494,8 +494,8 @@ def test_typology_csv_matches_real(source_id: str, demo_dir: Path, shared_raw: P
 @pytest.mark.parametrize(
     "source_id", ["relance_national", "relance_regional", "relance_departemental"]
 )
-def test_barometre_csv_matches_real(source_id: str, demo_dir: Path, shared_raw: Path) -> None:
-    real_text = (shared_raw / SOURCE_PATHS[source_id]).read_text(encoding="utf-8")
+def test_barometre_csv_matches_real(source_id: str, demo_dir: Path, reference_raw: Path) -> None:
+    real_text = (reference_raw / SOURCE_PATHS[source_id]).read_text(encoding="utf-8")
     demo_text = (demo_dir / SOURCE_PATHS[source_id]).read_text(encoding="utf-8")
     assert demo_text.split("\n", 1)[0] == real_text.split("\n", 1)[0]
     real = pl.read_csv(io.StringIO(real_text), infer_schema_length=0)
@@ -514,8 +514,8 @@ def test_barometre_csv_matches_real(source_id: str, demo_dir: Path, shared_raw: 
 
 @pytest.mark.real_data
 @pytest.mark.parametrize("source_id", ["ti_phase1", "ti_phase2"])
-def test_geojson_matches_real(source_id: str, demo_dir: Path, shared_raw: Path) -> None:
-    real_text = (shared_raw / SOURCE_PATHS[source_id]).read_text(encoding="utf-8")
+def test_geojson_matches_real(source_id: str, demo_dir: Path, reference_raw: Path) -> None:
+    real_text = (reference_raw / SOURCE_PATHS[source_id]).read_text(encoding="utf-8")
     demo_text = (demo_dir / SOURCE_PATHS[source_id]).read_text(encoding="utf-8")
     assert demo_text.split("\n")[:5] == real_text.split("\n")[:5]  # name, crs, layout
     real, demo = json.loads(real_text), json.loads(demo_text)
@@ -537,7 +537,6 @@ def test_demo_runs_through_clean(demo_dir: Path, manifest: dict, tmp_path: Path)
     except ImportError as exc:  # pragma: no cover - clean package not built yet
         pytest.skip(f"analyse.clean.run_clean not importable: {exc}")
     from analyse.schemas import CORE_TABLES
-
     from analyse.snapshots import resolve_snapshot
 
     quality = run_clean(demo_dir, tmp_path / "processed")

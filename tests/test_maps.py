@@ -332,11 +332,11 @@ def test_territory_map_highlights_within_its_region(shapes, toy_outlines):
     assert RED_MARIANNE.lower() in svg.lower()
 
 
-def test_real_perimeters_on_real_outlines(shared_raw: Path, outline_file: Path):
+def test_real_perimeters_on_real_outlines(reference_raw: Path, outline_file: Path):
     """The phase-2 ANCT perimeters on the shipped outlines: national and région 84 maps."""
     from analyse.clean.territories import build_territory_shapes
 
-    path = shared_raw / "territoires_industrie/wave2_2023_superposeur-anct/ti_geom.geojson"
+    path = reference_raw / "territoires_industrie/wave2_2023_superposeur-anct/ti_geom.geojson"
     if not path.is_file():
         pytest.skip(f"{path} not available")
     features = json.loads(path.read_text(encoding="utf-8"))["features"]

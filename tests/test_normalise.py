@@ -486,8 +486,8 @@ def test_match_commune_by_name_creates_code_column_and_keeps_order():
     assert out["s"].to_list() == ["name", "name", "unmatched"]
 
 
-def test_match_commune_by_name_on_real_cog(shared_raw):
-    path = shared_raw / "geo_cog" / "Intercommunalite_Metropole_au_01-01-2023.xlsx"
+def test_match_commune_by_name_on_real_cog(reference_raw):
+    path = reference_raw / "geo_cog" / "Intercommunalite_Metropole_au_01-01-2023.xlsx"
     if not path.is_file():
         pytest.skip(f"{path} not available")
     cog = pl.read_excel(

@@ -1,5 +1,5 @@
-"""What is true of the real public files in ``../shared/data/raw``, checked through ``run_clean``
-(run once per session into a temporary folder). Skipped when the files are absent.
+"""What is true of the real public files (the shipped reference snapshot), checked through
+``run_clean`` (run once per session into a temporary folder).
 
 Figures asserted here are facts of the files as documented in their SOURCE.md (counts of
 territories, EPCI, communes...); anything derived is recomputed from the raw files in the test.
@@ -38,9 +38,9 @@ def table(processed: Path, name: str) -> pl.DataFrame:
     return read_core_table(name, processed)
 
 
-def raw_links(shared_raw: Path, phase: int) -> set[tuple[str, str]]:
+def raw_links(reference_raw: Path, phase: int) -> set[tuple[str, str]]:
     """(ti_id, SIREN) pairs parsed straight from the GeoJSON, independently of the reader."""
-    doc = json.loads((shared_raw / SOURCE_PATHS[f"ti_phase{phase}"]).read_text(encoding="utf-8"))
+    doc = json.loads((reference_raw / SOURCE_PATHS[f"ti_phase{phase}"]).read_text(encoding="utf-8"))
     links = set()
     for f in doc["features"]:
         p = f["properties"]
@@ -106,7 +106,7 @@ def test_territories_per_phase(processed: Path) -> None:
     ("phase", "n_links", "n_epci", "n_ept"), [(1, 588, 547, 3), (2, 641, 626, 3)]
 )
 def test_every_grouping_is_member_or_quarantined(
-    shared_raw: Path,
+    reference_raw: Path,
     processed: Path,
     quality: dict,
     phase: int,
@@ -114,7 +114,7 @@ def test_every_grouping_is_member_or_quarantined(
     n_epci: int,
     n_ept: int,
 ) -> None:
-    expected = raw_links(shared_raw, phase)
+    expected = raw_links(reference_raw, phase)
     assert len(expected) == n_links
     members = table(processed, "territory_members").filter(pl.col("ti_phase") == phase)
     q = read_quarantine_table("territory_members", processed).filter(
@@ -150,7 +150,7 @@ def test_no_epci_in_two_territories_of_a_phase(processed: Path, quality: dict) -
     )
 
 
-def test_commune_territories(processed: Path, shared_raw: Path) -> None:
+def test_commune_territories(processed: Path, reference_raw: Path) -> None:
     ct, communes = table(processed, "commune_territories"), table(processed, "communes")
     assert ct.select(pl.struct("commune_insee", "ti_phase").is_unique().all()).item()
     assert ct["commune_insee"].is_in(communes["commune_insee"].implode()).all()
@@ -167,17 +167,19 @@ def test_commune_territories(processed: Path, shared_raw: Path) -> None:
     assert without.height == 0
 
 
-def _ept_communes_from_raw(shared_raw: Path) -> dict[str, set[str]]:
+def _ept_communes_from_raw(reference_raw: Path) -> dict[str, set[str]]:
     """EPT SIREN -> member commune codes (COG 2025), read straight from ept.json."""
-    path = shared_raw / SOURCE_PATHS["etalab_ept"]
+    path = reference_raw / SOURCE_PATHS["etalab_ept"]
     if not path.is_file():
         pytest.skip("etalab_ept not in the raw folder")
     doc = json.loads(path.read_text(encoding="utf-8"))
     return {e["code"]: {m["code"] for m in e["membres"]} for e in doc}
 
 
-def test_ept_members_bring_their_communes(processed: Path, quality: dict, shared_raw: Path) -> None:
-    ept = _ept_communes_from_raw(shared_raw)
+def test_ept_members_bring_their_communes(
+    processed: Path, quality: dict, reference_raw: Path
+) -> None:
+    ept = _ept_communes_from_raw(reference_raw)
     members = table(processed, "territory_members").filter(pl.col("grouping_type") == "EPT")
     ct = table(processed, "commune_territories")
     for phase, ti_id, siren in members.select("ti_phase", "ti_id", "epci_siren").iter_rows():
@@ -194,8 +196,8 @@ def test_ept_members_bring_their_communes(processed: Path, quality: dict, shared
     assert quality["sources"]["etalab_ept"]["rows_quarantined"] == 0
 
 
-def test_population_from_etalab(processed: Path, quality: dict, shared_raw: Path) -> None:
-    path = shared_raw / SOURCE_PATHS["etalab_communes"]
+def test_population_from_etalab(processed: Path, quality: dict, reference_raw: Path) -> None:
+    path = reference_raw / SOURCE_PATHS["etalab_communes"]
     if not path.is_file():
         pytest.skip("etalab_communes not in the raw folder")
     records = json.loads(path.read_text(encoding="utf-8"))
