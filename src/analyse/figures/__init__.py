@@ -46,8 +46,11 @@ class FiguresOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    seed: int = Field(default=2018, ge=0, description="seed of every bootstrap (one per cell)")
+    seed: int = Field(default=2018, ge=0, description="seed of resampling (bootstrap methods)")
     n_boot: int = Field(default=1999, ge=99, le=99_999, description="bootstrap replications")
+    ci_method: str = Field(
+        default="jackknife_log", description="interval method (estimate.bootstrap.METHODS)"
+    )
 
 
 def _read_tables(snapshot_dir: Path) -> dict[str, pl.DataFrame]:
@@ -70,7 +73,11 @@ def compute_figures(
     if projects.height:
         start = time.perf_counter()
         frames["cells"] = fund.compute_fund_cells(
-            projects, seed=options.seed, n_boot=options.n_boot, timings=timings
+            projects,
+            seed=options.seed,
+            n_boot=options.n_boot,
+            method=options.ci_method,
+            timings=timings,
         )
         timings["fund_cells_s"] = round(time.perf_counter() - start, 3)
         start = time.perf_counter()

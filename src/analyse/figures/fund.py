@@ -7,9 +7,10 @@ One row per (cell, measure): the scope's dimensions (null = all), ``cell_key``, 
 ``printed_ci_low``, ``printed_ci_high``). Pages read these rows; a figure shown on several pages
 is one row, printed identically everywhere.
 
-Descriptive figures only: amounts declared by the laureates and their ratios, with the
-sampling uncertainty of a cluster bootstrap (clusters: EPCI, the same for every scope), not
-effects of the aid. Secrecy is solved once over the whole publication
+Descriptive figures only: amounts declared by the laureates and their ratios, with their
+sampling uncertainty (:func:`analyse.estimate.bootstrap.bootstrap_leverage`, default method: a
+cluster jackknife of the log ratio with small-sample degrees of freedom; clusters: EPCI, the same
+for every scope), not effects of the aid. Secrecy is solved once over the whole publication
 (:func:`analyse.estimate.secrecy.protect_publication`): the cells masked there are masked on
 every page and in every chart.
 """
@@ -90,9 +91,15 @@ def _summaries(projects: pl.DataFrame, families: Sequence[tuple[str, ...]]) -> p
 
 
 def _intervals(
-    projects: pl.DataFrame, families: Sequence[tuple[str, ...]], *, seed: int, n_boot: int
+    projects: pl.DataFrame,
+    families: Sequence[tuple[str, ...]],
+    *,
+    seed: int,
+    n_boot: int,
+    method: str = "jackknife_log",
 ) -> pl.DataFrame:
-    """Cluster-bootstrap intervals of the ratios of every scope (one seed per cell)."""
+    """Intervals of the ratios of every scope (the default method draws nothing; bootstrap
+    methods seed each cell from ``seed`` and its key)."""
     from analyse.estimate.bootstrap import bootstrap_leverage
 
     frames = []
@@ -104,6 +111,7 @@ def _intervals(
             n_boot=n_boot,
             seed=seed,
             metrics=RATIO_MEASURES,
+            method=method,
         )
         frames.append(
             boot.select(
@@ -177,6 +185,7 @@ def compute_fund_cells(
     *,
     seed: int = 2018,
     n_boot: int = 1999,
+    method: str = "jackknife_log",
     families: Sequence[tuple[str, ...]] = FAMILIES,
     timings: dict[str, float] | None = None,
 ) -> pl.DataFrame:
@@ -191,7 +200,7 @@ def compute_fund_cells(
     masks = _masks(dims, scopes)
     timings["fund_secrecy_s"] = round(time.perf_counter() - start, 3)
     start = time.perf_counter()
-    intervals = _with_keys(_intervals(dims, families, seed=seed, n_boot=n_boot))
+    intervals = _with_keys(_intervals(dims, families, seed=seed, n_boot=n_boot, method=method))
     timings["fund_intervals_s"] = round(time.perf_counter() - start, 3)
     cells = (
         cells.join(masks, on="cell_key", how="left")

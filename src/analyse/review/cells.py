@@ -39,6 +39,8 @@ CI_REASONS_FR: dict[str, str] = {
     "zero_denominator": "dénominateur nul",
     "unstable_denominator": "dénominateur instable",
     "bca_undefined": "intervalle non défini",
+    "nonpositive_estimate": "ratio nul ou négatif",
+    "unbounded": "intervalle non borné",
 }
 
 

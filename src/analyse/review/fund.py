@@ -56,8 +56,8 @@ CHAMP_FUND = (
 )
 DESCRIPTIVE_NOTE = (
     "Chiffres descriptifs (montants déclarés), pas des effets de l'aide. IC 95 % : intervalle de "
-    f"confiance par bootstrap par grappes d'{CLUSTER_LABEL_FR}, non publié sous un nombre minimal "
-    "de grappes."
+    f"confiance par jackknife par grappes d'{CLUSTER_LABEL_FR} (voir la méthodologie de la revue "
+    "nationale), non publié sous 7 grappes."
 )
 
 
