@@ -198,7 +198,7 @@ class RegionParams(ReportParams):
     kind: ClassVar[str] = "region"
 
     region_code: str
-    phase: Phase = Field(default=1, description="perimeter used to attribute projects")
+    phase: Phase = Field(default=2, description="perimeter the page is centred on")
 
     @field_validator("region_code", mode="before")
     @classmethod

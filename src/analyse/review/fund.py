@@ -277,9 +277,13 @@ def show_breakdown_chart(
     rows = ranked(frame, measure)
     ref_label, ref_value, ref_text = reference or (None, None, None)
     reading = describe_ranking(frame, measure, (ref_label, ref_text) if reference else None)
-    if rows.height == 0:
+    if rows.height < 2:
         display(
-            HTML(f"<p class='analyse-note'>{esc(reading)}</p>" + render_unranked(frame, measure))
+            HTML(
+                f"<p class='analyse-note'>Pas de graphique « {esc(title)} » : moins de deux lignes "
+                "ont un intervalle de confiance publié (il faut au moins 7 intercommunalités "
+                "porteuses de projets) ; le tableau donne toutes les valeurs.</p>"
+            )
         )
         return
     lo_hi = rows[f"{measure}__ci"].str.extract_groups(r"^\[(.+)\u00a0; (.+)\]$")
