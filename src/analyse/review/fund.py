@@ -188,7 +188,7 @@ def render_breakdown_table(
     keys = frame["cell_key"].to_list()
     for measure, title in TABLE_COLUMNS:
         data[title] = frame[measure].to_list() if measure in frame.columns else ["0"] * frame.height
-        cells[title] = [(k, measure) for k in keys]
+        cells[title] = [(k, measure) if k else None for k in keys]
         if measure in MAIN_RATIOS:
             subs[title] = [
                 c if c is not None else (None if m else f"IC {fmt.NOT_AVAILABLE}")
@@ -542,3 +542,19 @@ def render_microdata_warning(page: Page) -> str:
         "secret statistique. Ne les publiez pas, ne les copiez pas dans un rapport ; ce carnet "
         "n'enregistre pas ses sorties dans git.</div>"
     )
+
+
+def with_empty_scopes(frame: pl.DataFrame, dim: str, labels: Mapping[str, str]) -> pl.DataFrame:
+    """A breakdown completed with the values of ``dim`` that hold no project (``labels``: value
+    -> French label): "0" project, "—" elsewhere, no cell key (nothing published to protect)."""
+    present = set(frame[dim].to_list()) if frame.height else set()
+    missing = [(v, lab) for v, lab in labels.items() if v not in present]
+    if not missing:
+        return frame
+    empty: dict[str, Any] = {dim: [v for v, _ in missing], "label": [lab for _, lab in missing]}
+    empty["cell_key"] = [None] * len(missing)
+    empty["is_masked"] = [False] * len(missing)
+    for measure, _ in TABLE_COLUMNS:
+        empty[measure] = ["0" if measure == "n_projects" else "—"] * len(missing)
+    out = pl.concat([frame, pl.DataFrame(empty)], how="diagonal_relaxed")
+    return out.sort("label")

@@ -62,6 +62,13 @@ def show_territories(page: Page, code: str, *, phase: int = 2) -> None:
         frame = fund.breakdown(page, ["region_code", f"ti_p{phase}"], None).filter(
             pl.col("region_code") == code
         )
+        names = dict(
+            page.core("territories")
+            .filter((pl.col("ti_phase") == phase) & (pl.col("region_code") == code))
+            .select("ti_id", "ti_name")
+            .iter_rows()
+        )
+        frame = fund.with_empty_scopes(frame, f"ti_p{phase}", names)
         links = [
             page.href(f"territoires/{ti}") if ti != "hors" and phase == 2 else None
             for ti in frame[f"ti_p{phase}"]
