@@ -606,6 +606,8 @@ def test_dask_executor_runs_the_same_batch_on_a_cluster(
     }
     assert "worker process died" in run.result("killer").error
     assert "échec volontaire" in run.result("failing").error
+    run_log = (run.run_dir / "logs" / "run.log").read_text(encoding="utf-8")
+    assert "WARNING worker process died under killer (host process" in run_log
     data = json.loads((run.run_dir / "logs" / "run.json").read_text(encoding="utf-8"))
     assert data["executor"] == "dask" and data["workers"] == 2
     index = (run.run_dir / "index.html").read_text(encoding="utf-8")

@@ -268,6 +268,8 @@ class _Batch:
             timings=dict(fields.get("timings") or {}),
         )
         self.results[job.name] = result
+        for warning in fields.get("warnings") or ():
+            self.run_log.warning(warning)
         if result.status in ("ok", "cached") and result.html:
             self._journal(result)
             if self.first_page_s is None:

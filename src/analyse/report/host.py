@@ -82,16 +82,23 @@ def _host(config: Mapping[str, Any]) -> Host:
 def run_on_dask_worker(task: Mapping[str, Any], config: Mapping[str, Any]) -> dict[str, Any]:
     """Dask task: run ``task`` in this thread's warm host; one retry in a fresh host if the
     host dies under it (logged), then a failed result."""
-    for attempt in (1, 2):
+    deaths: list[str] = []
+    for _ in (1, 2):
         try:
-            return _host(config).run(task)
+            fields = _host(config).run(task)
         except HostDiedError as exc:
             _local.host = None
-            message = f"report {task['name']}: {exc}"
-            logger.warning("%s (attempt %d)", message, attempt)
-            if attempt == 2:
-                return {"status": "failed", "error": f"worker process died: {exc}", "attempts": 2}
-    raise AssertionError("unreachable")
+            deaths.append(f"worker process died under {task['name']} ({exc})")
+            logger.warning("%s", deaths[-1])
+            continue
+        fields["warnings"] = [*deaths, *fields.get("warnings", [])]
+        return fields
+    return {
+        "status": "failed",
+        "error": f"worker process died: {deaths[-1]}",
+        "attempts": 2,
+        "warnings": deaths,
+    }
 
 
 def main(fd: int) -> None:
