@@ -17,7 +17,7 @@
 processed_dir = None  # snapshot of the core tables (None: the current one of data/processed)
 figures_dir = None  # figures bundle of the run (None: computed or reused for the snapshot)
 published_dir = None  # unused: published figures travel in the snapshot
-phase = 1  # perimeter of the territory map (the fund ran in phase 1)
+phase = 1  # perimeter of the territory map: the fund ran in phase 1
 n_boot = 999  # unused here: intervals come from the figures bundle
 seed = 2018  # unused here: intervals come from the figures bundle
 
@@ -26,10 +26,11 @@ from IPython.display import HTML, display
 
 from analyse import review
 from analyse.report.display import enable_offline_charts
-from analyse.review.paths import resolve_inputs
+from analyse.review.paths import resolve_inputs, validate_parameters
 
 enable_offline_charts()
 processed, figures = resolve_inputs(processed_dir, figures_dir)
+validate_parameters("national", processed_dir=str(processed), phase=phase)
 page = review.page.open_page("national", processed, figures, {"phase": phase})
 display(HTML(review.blocks.render_banner(page.metadata)))
 display(HTML(review.page.render_breadcrumb(page, [("Revue nationale", None)])))

@@ -18,7 +18,7 @@ region_code = "84"  # INSEE région code, as a string ("01" stays "01")
 processed_dir = None  # snapshot of the core tables (None: the current one of data/processed)
 figures_dir = None  # figures bundle of the run (None: computed or reused for the snapshot)
 published_dir = None  # unused: published figures travel in the snapshot
-phase = 2  # perimeter the page is centred on (2 = 2023-2027; phase 1 shown as history)
+phase = 2  # perimeter the page is centred on: 2 is 2023-2027, the other shown as history
 n_boot = 999  # unused here: intervals come from the figures bundle
 seed = 2018  # unused here: intervals come from the figures bundle
 
@@ -27,10 +27,11 @@ from IPython.display import HTML, display
 
 from analyse import review
 from analyse.report.display import enable_offline_charts
-from analyse.review.paths import resolve_inputs
+from analyse.review.paths import resolve_inputs, validate_parameters
 
 enable_offline_charts()
 processed, figures = resolve_inputs(processed_dir, figures_dir)
+validate_parameters("region", processed_dir=str(processed), region_code=region_code, phase=phase)
 page = review.page.open_page(
     f"regions/{region_code}", processed, figures, {"region_code": region_code, "phase": phase}
 )

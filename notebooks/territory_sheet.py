@@ -15,7 +15,7 @@
 
 # %% tags=["parameters"]
 ti_id = "ti-8401"  # territory id ("ti-RRnn"; ids differ between phases)
-ti_phase = 2  # 1 = 2018-2022, 2 = 2023-2027
+ti_phase = 2  # 1 is 2018-2022, 2 is 2023-2027
 processed_dir = None  # snapshot of the core tables (None: the current one of data/processed)
 figures_dir = None  # figures bundle of the run (None: computed or reused for the snapshot)
 published_dir = None  # unused: published figures travel in the snapshot
@@ -27,10 +27,11 @@ from IPython.display import HTML, display
 
 from analyse import review
 from analyse.report.display import enable_offline_charts
-from analyse.review.paths import resolve_inputs
+from analyse.review.paths import resolve_inputs, validate_parameters
 
 enable_offline_charts()
 processed, figures = resolve_inputs(processed_dir, figures_dir)
+validate_parameters("territory", processed_dir=str(processed), ti_id=ti_id, ti_phase=ti_phase)
 name = f"territoires/{ti_id}" if ti_phase == 2 else f"territoires/phase{ti_phase}/{ti_id}"
 page = review.page.open_page(name, processed, figures, {"ti_id": ti_id, "ti_phase": ti_phase})
 info = review.territory.describe_territory(page, ti_id, ti_phase)

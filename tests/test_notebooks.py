@@ -84,7 +84,7 @@ def test_report_notebooks_run_with_other_parameters(
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
     assert not [o for o in outputs if o.get("output_type") == "error"]
     texts = " ".join(str(o.get("data", {}).get("text/html", "")) for o in outputs)
-    assert "DONNÉES SYNTHÉTIQUES" in texts  # the demo says so on every page
+    assert "DONNÉES EN PARTIE SYNTHÉTIQUES" in texts  # the demo says so on every page
     assert any("image/svg+xml" in o.get("data", {}) for o in outputs), "no chart rendered"
 
 
