@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import altair as alt
@@ -202,3 +204,48 @@ def test_interrupted_rewrite_keeps_the_previous_page(
         write_text_atomic(dest, "<html>v2 " + "x" * 100_000)
     assert dest.read_text(encoding="utf-8") == "<html>v1</html>"
     assert [p.name for p in tmp_path.iterdir()] == ["index.html"]
+
+
+def _report_imports() -> dict[str, set[str]]:
+    """Module -> ``analyse.report`` modules it imports (top level or inside functions)."""
+    import ast
+
+    folder = Path(report_html.__file__).parent
+    graph: dict[str, set[str]] = {}
+    for path in folder.glob("*.py"):
+        deps: set[str] = set()
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith(
+                "analyse.report"
+            ):
+                deps.add(node.module)
+                if node.module == "analyse.report":
+                    deps |= {f"analyse.report.{alias.name}" for alias in node.names}
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names if a.name.startswith("analyse.report")}
+        graph[f"analyse.report.{path.stem}"] = deps - {f"analyse.report.{path.stem}"}
+    return graph
+
+
+def test_no_import_circle_in_the_report_package() -> None:
+    graph = _report_imports()
+    assert "analyse.report.html" in graph["analyse.report.index"]  # the walk sees imports
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        for dep in graph.get(start, ()):
+            if dep == target or (dep not in seen and reaches(dep, target, seen | {dep})):
+                return True
+        return False
+
+    circles = sorted(m for m in graph if reaches(m, m, {m}))
+    assert circles == []
+
+
+def test_notebook_side_modules_stay_light() -> None:
+    code = (
+        "import sys, analyse.report.display, analyse.report.batch; "
+        "heavy = ['nbconvert', 'papermill', 'analyse.report.html', 'analyse.report.warm']; "
+        "print([m for m in heavy if m in sys.modules])"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"

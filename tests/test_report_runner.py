@@ -670,3 +670,25 @@ def test_real_pages_are_the_same_on_both_engines(
         pages = [(runs[e].run_dir / f"{job.name}.html").read_text(encoding="utf-8") for e in runs]
         assert 'class="analyse-chart"' in pages[0] and "<table" in pages[0], job.name
         assert _strip_times(pages[0]) == _strip_times(pages[1]), job.name
+
+
+@pytest.mark.parametrize("engine", ["warm", "papermill"])
+def test_cell_timeout_stops_the_report(tmp_path: Path, engine: str) -> None:
+    processed = write_processed(tmp_path / "processed")
+    notebook = tmp_path / "sleeps.py"
+    notebook.write_text("# %%\nprint('before')\n\n# %%\nimport time\n\ntime.sleep(300)\n")
+    started = time.monotonic()
+    run = run_batch(
+        [Job("sleeps", notebook)],
+        tmp_path / "reports",
+        workers=1,
+        processed_dir=processed,
+        engine=engine,
+        cell_timeout_s=2,
+        max_attempts=1,
+        progress=False,
+    )
+    report = run.result("sleeps")
+    assert report.status == "failed" and "Timeout" in report.error
+    assert time.monotonic() - started < 120
+    assert not (run.run_dir / "sleeps.html").exists()

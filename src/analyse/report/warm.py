@@ -411,12 +411,14 @@ class ForkedShell:
         :class:`ReportProcessDiedError` when it takes too long or dies."""
         try:
             self.requests.send(source)
-            if not self.replies.poll(timeout_s):
-                self.kill()
-                raise CellTimeoutError(f"cell still running after {timeout_s:g} s")
-            return self.replies.recv()
+            ready = self.replies.poll(timeout_s)
+            reply = self.replies.recv() if ready else None
         except (EOFError, OSError) as exc:
             raise ReportProcessDiedError(f"report process died: {self._reap()}") from exc
+        if not ready:
+            self.kill()
+            raise CellTimeoutError(f"cell still running after {timeout_s:g} s")
+        return reply
 
     def _reap(self) -> str:
         with contextlib.suppress(ChildProcessError):

@@ -3,8 +3,9 @@ page; never raise for a report's own failure.
 
 Engines (``task["engine"]``):
 
-* ``warm`` (default): the worker was warmed up once (:mod:`analyse.report.warm`); each report
-  runs in a child forked from it (fresh state, no kernel start, no imports to redo).
+* ``warm`` (default): the worker was warmed up once (:mod:`analyse.report.warm`); papermill
+  runs in the worker with the ``analyse-warm`` engine, whose kernel is a child forked from the
+  worker for each report (fresh state, no kernel start, no imports to redo).
 * ``papermill``: papermill + nbclient on a fresh ``python3`` ipykernel per report.
 
 A report is attempted up to ``max_attempts`` times (default 2) when a retry may help: the
@@ -46,7 +47,7 @@ from analyse.report.notebook import (
 _ANSI_RE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 #: ``(source notebook, output path, task) -> executed notebook``; tests pass their own.
-Executor = Callable[[nbformat.NotebookNode, Path, Mapping[str, Any]], nbformat.NotebookNode]
+ExecuteFn = Callable[[nbformat.NotebookNode, Path, Mapping[str, Any]], nbformat.NotebookNode]
 
 
 @dataclass
@@ -165,7 +166,7 @@ def _write_page(nb: nbformat.NotebookNode, paths: ReportPaths, task: Mapping[str
 
 
 def attempt_report(
-    source: nbformat.NotebookNode, task: Mapping[str, Any], paths: ReportPaths, execute: Executor
+    source: nbformat.NotebookNode, task: Mapping[str, Any], paths: ReportPaths, execute: ExecuteFn
 ) -> Attempt:
     """Execute, check and export one report in this process."""
     from papermill.exceptions import PapermillExecutionError
@@ -208,7 +209,7 @@ def _format_exc() -> str:
 
 
 def _choose_attempt(
-    task: Mapping[str, Any], execute: Executor | None
+    task: Mapping[str, Any], execute: ExecuteFn | None
 ) -> Callable[[nbformat.NotebookNode, Mapping[str, Any], ReportPaths], Attempt]:
     if execute is not None:  # tests: an executor of their own, in this process
         return lambda source, task, paths: attempt_report(source, task, paths, execute)
@@ -222,7 +223,7 @@ def _choose_attempt(
     return lambda source, task, paths: attempt_report(source, task, paths, papermill_execute)
 
 
-def execute_report(task: Mapping[str, Any], execute: Executor | None = None) -> dict[str, Any]:
+def execute_report(task: Mapping[str, Any], execute: ExecuteFn | None = None) -> dict[str, Any]:
     """Run one report (attempts, check, page); return the fields of a ``ReportResult``.
 
     ``execute`` replaces the engine in tests (run in this process).
@@ -254,7 +255,7 @@ def execute_report(task: Mapping[str, Any], execute: Executor | None = None) -> 
 def _run_attempts(
     task: Mapping[str, Any],
     paths: ReportPaths,
-    execute: Executor | None,
+    execute: ExecuteFn | None,
     log: logging.Logger,
     out: dict[str, Any],
 ) -> Attempt | None:
