@@ -42,7 +42,6 @@ from analyse.report.jobs import (
 )
 from analyse.report.meta import SYNTHETIC_BANNER, page_meta
 from analyse.report.notebook import check_executed, load_source_notebook
-from analyse.report.snapshot import hash_processed_dir
 from analyse.report.worker import execute_report
 
 __all__ = [
@@ -59,7 +58,6 @@ __all__ = [
     "compute_cache_key",
     "execute_report",
     "hash_package",
-    "hash_processed_dir",
     "iter_jobs",
     "job_from_params",
     "load_source_notebook",
