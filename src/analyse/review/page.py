@@ -209,7 +209,16 @@ class ChartOutput:
 def strip_chart_title(chart: Any, description: str) -> dict[str, Any]:
     """The chart's Vega-Lite spec with its title removed and ``description`` (the accessible
     name: title and reading) set."""
-    spec = chart.to_dict() if hasattr(chart, "to_dict") else dict(chart)
+    if hasattr(chart, "to_dict"):
+        # In report batches the chart builders are tested elsewhere: skip Altair's JSON-schema
+        # validation (about 0.1 s a page); interactive use keeps it.
+        import os
+
+        from analyse.report.display import BATCH_ENV
+
+        spec = chart.to_dict(validate=not os.environ.get(BATCH_ENV))
+    else:
+        spec = dict(chart)
     spec.pop("title", None)
     spec["description"] = description
     return spec
