@@ -642,6 +642,8 @@ def run_clean(raw_dir: Path, processed_dir: Path, *, public_only: bool = False) 
         tables, quarantine, quality = build_core_tables(raw_dir)
         if public_only:
             _drop_for_public(tables, quarantine, quality, synthetic)
+            ignored = {"fund_projects", "fund_mapping"} | (synthetic & {"mef_plan_de_relance"})
+            synthetic = synthetic - ignored
         mode = describe_mode(synthetic, tables["projects"].height > 0)
         tables = _flag_synthetic(tables, synthetic, mode)
         for name in CORE_TABLES:
@@ -654,7 +656,10 @@ def run_clean(raw_dir: Path, processed_dir: Path, *, public_only: bool = False) 
         quality["timings_s"]["total"] = round(time.perf_counter() - start, 3)
         write_json(quality, stage.path / QUALITY_FILE)
         _copy_published(raw_dir, stage.path)
-        finish_metadata(stage, _build_metadata(raw_dir, quality, manifest, mode, synthetic))
+        metadata = _build_metadata(raw_dir, quality, manifest, mode, synthetic)
+        if public_only:  # the files set aside are not sources of this snapshot
+            metadata["sources"] = [s for s in metadata["sources"] if s["source_id"] not in ignored]
+        finish_metadata(stage, metadata)
     log.info(
         "clean: snapshot %s (%s data) written to %s in %.1fs",
         stage.snapshot_id,
