@@ -3,8 +3,10 @@
 analyse fetch [--reference | --mirror DIR | --base-url URL] [--source ID ...]
               [--accept-new-vintage] [--deadline-s S] [--timeout-s S]
 analyse demo [--seed N] [--world real|synthetic]
-analyse clean
-analyse report {national,region,territory,all} ...
+analyse clean [--public]
+analyse figures [--force]
+analyse report {national,region,territory,all,list} ...
+analyse audit-secrecy RUN_DIR
 """
 
 from __future__ import annotations
@@ -76,6 +78,21 @@ def _cmd_clean(args: argparse.Namespace) -> int:
     print(
         f"snapshot {quality['snapshot_id']} ({quality['mode']} data) is now current in "
         f"{args.processed_dir}"
+    )
+    return 0
+
+
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from analyse.figures import ensure_figures
+
+    bundle = ensure_figures(args.processed_dir, force=args.force)
+    manifest = bundle.manifest
+    timings = manifest.get("timings_s", {})
+    cells = bundle["cells"].height if "cells" in bundle else 0
+    print(
+        f"figures {bundle.key} of snapshot {manifest['snapshot_id']}: {cells} published cells, "
+        f"{len(manifest.get('frames', []))} frames, computed in {timings.get('total_s', '?')} s "
+        f"-> {bundle.path}"
     )
     return 0
 
@@ -156,6 +173,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="public-data mode: ignore the operator extract and any synthetic project list",
     )
     p.set_defaults(func=_cmd_clean)
+
+    p = sub.add_parser(
+        "figures",
+        help="compute every published figure of the current snapshot once (reports run it too)",
+    )
+    p.add_argument("--force", action="store_true", help="recompute even if the bundle exists")
+    p.set_defaults(func=_cmd_figures)
 
     try:
         from analyse.report.cli import add_report_parser
