@@ -23,9 +23,8 @@ def public_run(demo_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFa
         main(["--raw-dir", str(raw), "--processed-dir", str(processed), "clean", "--public"]) == 0
     )
     out = root / "reports"
-    for args in (["national"], ["region", "84"], ["territory", "ti-8401"]):
-        code = main(["--processed-dir", str(processed), "report", *args, "--out", str(out)])
-        assert code == 0, args
+    code = main(["--processed-dir", str(processed), "report", "all", "--out", str(out)])
+    assert code == 0
     return processed, out
 
 
@@ -41,27 +40,25 @@ def test_public_snapshot_holds_no_project_and_nothing_synthetic(public_run) -> N
 
 
 def _pages(out: Path) -> dict[str, str]:
-    pages = {}
-    for path in out.glob("*/**/*.html"):
-        if path.name in ("index.html", "run.html"):
-            continue
-        pages[path.relative_to(path.parents[len(path.relative_to(out).parts) - 2]).as_posix()] = (
-            path.read_text(encoding="utf-8")
-        )
-    return pages
+    (run,) = [p for p in out.iterdir() if p.is_dir() and not p.is_symlink()]
+    return {
+        path.relative_to(run).as_posix(): path.read_text(encoding="utf-8")
+        for path in run.rglob("*.html")
+        if path.parent != run or path.name == "national.html"
+    }
 
 
 def test_every_page_renders_from_public_data_and_says_so(public_run) -> None:
     _, out = public_run
     pages = _pages(out)
-    assert len(pages) == 3
+    assert len(pages) == 1 + 18 + 183  # every page of `report all`
     for name, html in pages.items():
         text = re.sub(r"<[^>]+>", " ", html)
         assert "Données publiques uniquement" in text, name
         assert "SYNTHÉTIQUES" not in text and "SIMULÉS" not in text, name
         assert "data-cell=" not in html, name  # no fund cell is published without an extract
-    national = next(h for n, h in pages.items() if n.endswith("national.html"))
+    national = pages["national.html"]
     assert "baromètre" in national and "Entreprises industrielles aidées" in national
     assert "ne peuvent pas être calculés" in national
-    sheet = next(h for n, h in pages.items() if "territoires" in n)
+    sheet = pages["territoires/ti-8401.html"]
     assert "Aucun extrait par projet" in sheet
