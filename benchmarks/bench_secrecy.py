@@ -38,21 +38,7 @@ from analyse.estimate.secrecy import (
     cell_key,
     protect_publication,
 )
-
-FAMILIES = (
-    (),
-    ("region_code",),
-    ("sector",),
-    ("firm_size",),
-    ("decision_year",),
-    ("in_ti_p1",),
-    ("in_ti_p2",),
-    ("region_code", "sector"),
-    ("region_code", "ti_p1"),
-    ("region_code", "ti_p2"),
-    ("ti_p1",),
-    ("ti_p2",),
-)
+from analyse.figures.scopes import FAMILIES
 
 
 def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:

@@ -23,12 +23,11 @@ from analyse.audit.secrecy import (
     classify,
     link_cells,
 )
+from analyse.cellkeys import cell_key, parse_cell_key
 from analyse.cli import main
 from analyse.estimate.leverage import make_synthetic_projects
 from analyse.estimate.secrecy import (
     ADDITIVE_MEASURES,
-    cell_key,
-    parse_cell_key,
     protect_publication,
 )
 

@@ -273,12 +273,10 @@ def test_unprotectable_cell_is_reported() -> None:
 from scipy import sparse  # noqa: E402
 from scipy.optimize import linprog  # noqa: E402
 
+from analyse.cellkeys import DIM_ORDER, cell_key, parse_cell_key  # noqa: E402
 from analyse.estimate.secrecy import (  # noqa: E402
     ADDITIVE_MEASURES,
-    DIM_ORDER,
     LinearBounds,
-    cell_key,
-    parse_cell_key,
     protect_publication,
     protection_targets,
 )

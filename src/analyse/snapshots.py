@@ -121,14 +121,21 @@ def get_snapshot_id(snapshot_dir: Path | str) -> str:
     return "legacy-" + digest.hexdigest()[:16]
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (a zombie counts as gone)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
+            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return True  # no /proc: trust kill(0)
 
 
 def _write_last_clean(root: Path, **fields: Any) -> None:
@@ -199,7 +206,7 @@ def describe_last_clean(processed: Path | str | None = None) -> str | None:
     last = _read_json(root / LAST_CLEAN_FILE)
     if not last or last.get("status") == "ok":
         return None
-    if last.get("status") == "running" and _pid_alive(int(last.get("pid") or 0)):
+    if last.get("status") == "running" and pid_alive(int(last.get("pid") or 0)):
         return None  # a clean is running now: it will switch CURRENT when it is done
     what = "failed" if last.get("status") == "failed" else "did not finish (killed?)"
     try:
@@ -218,7 +225,7 @@ def _leased(folder: Path) -> bool:
     alive = False
     for lease in leases.iterdir():
         pid = int(lease.name.split("-")[0]) if lease.name.split("-")[0].isdigit() else 0
-        if _pid_alive(pid):
+        if pid_alive(pid):
             alive = True
         else:
             lease.unlink(missing_ok=True)
@@ -250,7 +257,7 @@ def collect_garbage(processed: Path | str | None = None, keep: int = KEEP_PREVIO
     for stage in root.glob(f"{STAGING_PREFIX}*"):
         pid_file = stage / ".pid"
         pid = int(pid_file.read_text()) if pid_file.is_file() else 0
-        if not _pid_alive(pid):
+        if not pid_alive(pid):
             shutil.rmtree(stage, ignore_errors=True)
             removed.append(stage)
     folder = root / SNAPSHOTS_DIR

@@ -293,7 +293,7 @@ def test_clean_during_a_batch_does_not_mix_datasets(
     for report in run.reports:  # every page read the pinned snapshot from start to end
         text = (run.run_dir / report.notebook).read_text(encoding="utf-8")
         assert f"START {pinned}" in text and f"END {pinned}" in text
-        assert f"instantané {pinned}" in (run.run_dir / report.html).read_text(encoding="utf-8")
+        assert f"jeu de données {pinned}" in (run.run_dir / report.html).read_text(encoding="utf-8")
     # after the batch the lease is gone: the next run reads the new snapshot, reuses nothing
     after = run_batch(jobs[:1], out, workers=1, processed_dir=root, progress=False)
     assert after.snapshot_id == events["current"]

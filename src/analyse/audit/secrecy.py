@@ -48,6 +48,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from analyse.audit.pages import COUNT_MEASURES, Printed, Reading, format_for, read_printed, read_run
+from analyse.cellkeys import cell_key, parse_cell_key
 from analyse.errors import ParameterError
 from analyse.estimate.secrecy import (
     ADDITIVE_MEASURES,
@@ -58,8 +59,6 @@ from analyse.estimate.secrecy import (
     breakdown_values,
     breakdowns,
     canonical_scope,
-    cell_key,
-    parse_cell_key,
     part_value,
 )
 

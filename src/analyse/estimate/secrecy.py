@@ -40,13 +40,14 @@ from __future__ import annotations
 
 import time
 import warnings
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import polars as pl
 
+from analyse.cellkeys import DIM_ORDER, OUTSIDE, Scope, cell_key
 from analyse.errors import ParameterError
 from analyse.estimate.leverage import MARGIN_COL
 
@@ -355,21 +356,6 @@ def apply_secrecy(
 # Publication-wide protection
 # ============================================================================================
 
-#: Order of the dimensions in cell keys (shared spec, "Fund cells and secrecy").
-DIM_ORDER: tuple[str, ...] = (
-    "region_code",
-    "ti_p1",
-    "ti_p2",
-    "in_ti_p1",
-    "in_ti_p2",
-    "sector",
-    "firm_size",
-    "decision_year",
-)
-#: Key of France (no dimension).
-FRANCE = "*"
-#: ``ti_pX`` value of a project outside every territory of the phase.
-OUTSIDE = "hors"
 #: (territory dimension, in/out dimension) of each phase: ``ti_pX=hors`` is ``in_ti_pX=non``.
 TI_DIMS: tuple[tuple[str, str], ...] = (("ti_p1", "in_ti_p1"), ("ti_p2", "in_ti_p2"))
 #: Dimensions that split any cell (a territory may straddle régions).
@@ -386,32 +372,6 @@ ADDITIVE_MEASURES: tuple[str, ...] = (
 INTEGER_MEASURES = frozenset({"n_projects", "jobs_created", "jobs_maintained"})
 #: Protection interval: an attacker must not bound a masked value within +-25 %.
 PROTECTION = 0.25
-
-Scope = Mapping[str, str]
-
-
-def cell_key(scope: Scope) -> str:
-    """Canonical key of a scope: ``region_code=84;ti_p2=ti-8401``; ``*`` for France."""
-    unknown = set(scope) - set(DIM_ORDER)
-    if unknown:
-        raise ParameterError(f"unknown dimensions {sorted(unknown)}; known: {list(DIM_ORDER)}")
-    parts = [f"{d}={scope[d]}" for d in DIM_ORDER if scope.get(d) is not None]
-    return ";".join(parts) if parts else FRANCE
-
-
-def parse_cell_key(key: str) -> dict[str, str]:
-    """The scope of a key (inverse of :func:`cell_key`); ParameterError on a malformed key."""
-    if key.strip() == FRANCE:
-        return {}
-    scope = {}
-    for part in key.split(";"):
-        dim, sep, value = part.strip().partition("=")
-        if not sep or dim not in DIM_ORDER or not value or dim in scope:
-            raise ParameterError(
-                f"malformed cell key {key!r} (expected dim=value;... in {DIM_ORDER})"
-            )
-        scope[dim] = value
-    return scope
 
 
 def canonical_scope(scope: Scope) -> dict[str, str] | None:

@@ -94,7 +94,9 @@ def compute_counterfactual(
         tables["commune_territories"],
         tables["commune_typologies"],
         phase=1,
-        planted_effect=planted_effect_from_manifest(planted) if planted else None,
+        planted_effect=planted_effect_from_manifest(planted)
+        if planted and "zone_intensity" in planted
+        else None,
     )
     return {f"causal_{name}": frame for name, frame in results.items() if frame is not None}
 

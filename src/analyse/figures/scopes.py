@@ -12,27 +12,33 @@ figures table and in the secrecy audit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 import polars as pl
 
-#: Order of the dimensions in keys and tables.
-DIM_ORDER: tuple[str, ...] = (
-    "region_code",
-    "ti_p1",
-    "ti_p2",
-    "in_ti_p1",
-    "in_ti_p2",
-    "sector",
-    "firm_size",
-    "decision_year",
+from analyse.cellkeys import (
+    DIM_ORDER,
+    FRANCE,
+    NOT_GIVEN,
+    OUTSIDE,
+    Scope,
+    cell_key,
+    parse_cell_key,
 )
-#: Value of a dimension the project does not give (sector, firm size, decision date unknown).
-NOT_GIVEN = "nr"
-#: ``ti_pX`` value of a project outside every territory of phase X.
-OUTSIDE = "hors"
-#: Key of France (the scope with no dimension).
-FRANCE = "*"
+
+__all__ = [
+    "DIM_ORDER",
+    "FAMILIES",
+    "FRANCE",
+    "NOT_GIVEN",
+    "OUTSIDE",
+    "Scope",
+    "add_dimensions",
+    "cell_key",
+    "family_of",
+    "list_scopes",
+    "parse_cell_key",
+]
 
 #: Families of scopes published by the reports: each tuple of dimensions is one breakdown.
 FAMILIES: tuple[tuple[str, ...], ...] = (
@@ -52,24 +58,6 @@ FAMILIES: tuple[tuple[str, ...], ...] = (
 #: Families listing territories alone (a territory's sheet): "hors" there would duplicate the
 #: ``in_ti_pX = non`` cell, so it is left out.
 TERRITORY_FAMILIES = frozenset({("ti_p1",), ("ti_p2",)})
-
-Scope = Mapping[str, str]
-
-
-def cell_key(scope: Scope) -> str:
-    """Canonical key of a scope: ``region_code=84;ti_p2=ti-8401``, ``*`` for France."""
-    unknown = set(scope) - set(DIM_ORDER)
-    if unknown:
-        raise KeyError(f"unknown dimensions {sorted(unknown)}; known: {DIM_ORDER}")
-    parts = [f"{d}={scope[d]}" for d in DIM_ORDER if d in scope and scope[d] is not None]
-    return ";".join(parts) if parts else FRANCE
-
-
-def parse_cell_key(key: str) -> dict[str, str]:
-    """The scope of a key (inverse of :func:`cell_key`)."""
-    if key == FRANCE:
-        return {}
-    return dict(part.split("=", 1) for part in key.split(";"))
 
 
 def add_dimensions(projects: pl.DataFrame) -> pl.DataFrame:

@@ -34,6 +34,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from analyse.snapshots import pid_alive
+
 logger = logging.getLogger(__name__)
 
 PR_SET_PDEATHSIG = 1
@@ -70,21 +72,6 @@ def die_with_parent(sig: int = signal.SIGKILL, expected_parent: int | None = Non
     if expected_parent is not None and os.getppid() != expected_parent:
         os._exit(1)  # parent died before the request: nobody would signal us
     return ok
-
-
-def pid_alive(pid: int) -> bool:
-    """Whether process ``pid`` exists (a zombie counts as gone for its children's purposes)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as fh:
-            return fh.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return True  # no /proc: trust kill(0)
 
 
 def on_parent_death(callback: Callable[[], None]) -> None:

@@ -19,7 +19,6 @@ from typing import Any
 import polars as pl
 
 from analyse import formatting as fmt
-from analyse.review.data import ReviewData
 
 #: French nature of an estimate, by prefix of its ``kind`` (first match wins).
 KIND_FR: tuple[tuple[str, str], ...] = (
@@ -124,42 +123,6 @@ def _pp(value: float | None, digits: int = 2) -> str:
 
 
 # ---------------------------------------------------------------------------- estimation
-
-
-def run_counterfactual(data: ReviewData, *, phase: int = 1) -> dict[str, pl.DataFrame]:
-    """Every estimate of the label's counterfactual on the processed tables (see ``did``).
-
-    On the synthetic demo the planted effect of the manifest is passed along, so every row gets
-    its exact planted target (``planted_target``) and the bundle a ``validation`` frame.
-    """
-    from analyse.estimate import run_label_counterfactual
-    from analyse.estimate.decision import planted_effect_from_manifest
-
-    planted = (data.metadata.get("planted_effects") or {}).get("unemployment")
-    effect = None
-    if data.metadata.get("synthetic") and planted and "zone_intensity" in planted:
-        effect = planted_effect_from_manifest(planted)
-    return run_label_counterfactual(
-        data["labour_panel"],
-        data["communes"],
-        data["commune_territories"],
-        data["commune_typologies"],
-        phase=phase,
-        planted_effect=effect,
-    )
-
-
-def run_territory_counterfactuals(data: ReviewData) -> dict[str, pl.DataFrame]:
-    """Synthetic controls of every territory sheet (see :mod:`analyse.estimate.synth`)."""
-    from analyse.estimate.synth import run_synthetic_controls
-
-    try:
-        territories = data["territories"]
-    except (FileNotFoundError, KeyError, OSError):
-        territories = None
-    return run_synthetic_controls(
-        data["labour_panel"], data["communes"], data["commune_territories"], territories
-    )
 
 
 def headline(results: dict[str, pl.DataFrame]) -> dict[str, Any]:
@@ -717,77 +680,3 @@ def show_honest(page: Any, results: dict[str, pl.DataFrame]) -> None:
         }
     )  # fmt: skip
     show_figure(page, chart, title, reading=reading, source=SOURCE_CAUSAL, data=data)
-
-
-# ---------------------------------------------------------------------------- trends
-
-
-def compute_unemployment_trends(
-    labour_panel: pl.DataFrame,
-    communes: pl.DataFrame,
-    commune_territories: pl.DataFrame,
-    *,
-    ti_id: str | None = None,
-    phase: int = 1,
-    region_code: str | None = None,
-    start: str = "2010-T1",
-) -> pl.DataFrame:
-    """Quarterly unemployment rate for a territory, its région and France (long frame).
-
-    The territory's rate is the mean of its zones d'emploi weighted by the number of the
-    territory's communes in each zone; the région's and France's are the unweighted means over
-    their zones (INSEE publishes no labour force by zone in our sources, so no population
-    weighting). Descriptive. Columns: ``group``, ``period``, ``quarter_index``,
-    ``unemployment_rate_pct``.
-    """
-    panel = labour_panel.filter(pl.col("period") >= start)
-    frames = []
-    if ti_id is not None:
-        weights = (
-            commune_territories.filter((pl.col("ti_id") == ti_id) & (pl.col("ti_phase") == phase))
-            .join(communes.select("commune_insee", "ze2020_code"), on="commune_insee")
-            .group_by("ze2020_code")
-            .agg(pl.len().alias("w"))
-        )
-        frames.append(
-            panel.join(weights, on="ze2020_code")
-            .group_by("period", "quarter_index")
-            .agg(
-                ((pl.col("unemployment_rate_pct") * pl.col("w")).sum() / pl.col("w").sum()).alias(
-                    "unemployment_rate_pct"
-                )
-            )
-            .with_columns(pl.lit("Territoire").alias("group"))
-        )
-    if region_code is not None:
-        zones = communes.filter(pl.col("region_code") == region_code).select("ze2020_code").unique()
-        frames.append(
-            panel.join(zones, on="ze2020_code")
-            .group_by("period", "quarter_index")
-            .agg(pl.col("unemployment_rate_pct").mean())
-            .with_columns(pl.lit("Région").alias("group"))
-        )
-    frames.append(
-        panel.group_by("period", "quarter_index")
-        .agg(pl.col("unemployment_rate_pct").mean())
-        .with_columns(pl.lit("France").alias("group"))
-    )
-    return pl.concat(
-        [f.select("group", "period", "quarter_index", "unemployment_rate_pct") for f in frames]
-    ).sort("group", "quarter_index")
-
-
-def describe_trends(trends: pl.DataFrame) -> str:
-    """One-line reading of an unemployment-trend chart: first and last quarter of each group."""
-    parts = []
-    for group in trends["group"].unique(maintain_order=True):
-        g = trends.filter(pl.col("group") == group).sort("quarter_index")
-        if g.height == 0:
-            continue
-        first, last = g.row(0, named=True), g.row(-1, named=True)
-        parts.append(
-            f"{group} : {fmt.format_pct(first['unemployment_rate_pct'])} au "
-            f"{fmt.format_period(first['period'])}, {fmt.format_pct(last['unemployment_rate_pct'])} "
-            f"au {fmt.format_period(last['period'])}"
-        )
-    return "Lecture : " + " ; ".join(parts) + "."
