@@ -1,4 +1,5 @@
-"""File helpers shared by every layer: checksums and atomic writes.
+"""File helpers shared by every layer: checksums (of files and of the package's own source) and
+atomic writes.
 
 An atomic write goes to a temporary file beside the target, is flushed to disk, gets the
 permissions ``open()`` would give it (``mkstemp`` alone gives 0600), then is renamed over the
@@ -12,6 +13,8 @@ import hashlib
 import os
 import tempfile
 from pathlib import Path
+
+import analyse
 
 
 def sha256_file(path: Path) -> str:
@@ -54,3 +57,19 @@ def write_bytes_atomic(path: Path, data: bytes) -> int:
 def write_text_atomic(path: Path, text: str) -> int:
     """Write UTF-8 ``text`` to ``path`` atomically; return the number of bytes written."""
     return write_bytes_atomic(path, text.encode("utf-8"))
+
+
+#: Package files whose content changes what the reports say (code and package data).
+_SOURCE_SUFFIXES = (".py", ".csv", ".json")
+
+
+def hash_package() -> str:
+    """SHA-256 of the ``analyse`` version and of every source and data file of the package: the
+    code part of the figures' and the pages' cache keys (a code change recomputes them)."""
+    digest = hashlib.sha256(analyse.__version__.encode())
+    root = Path(analyse.__file__).resolve().parent
+    for path in sorted(root.rglob("*")):
+        if path.suffix in _SOURCE_SUFFIXES and "__pycache__" not in path.parts:
+            digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()

@@ -29,10 +29,10 @@ from analyse.figures.store import (
     FiguresBundle,
     figures_key,
     get_figures_root,
-    hash_code,
     read_bundle,
     write_bundle,
 )
+from analyse.files import hash_package
 from analyse.snapshots import get_snapshot_id, resolve_snapshot
 from analyse.tables import read_metadata
 
@@ -111,7 +111,7 @@ def ensure_figures(
     options = options or FiguresOptions()
     snapshot_dir = resolve_snapshot(processed)
     snapshot_id = get_snapshot_id(snapshot_dir)
-    code = hash_code()
+    code = hash_package()
     key = figures_key(snapshot_id, code, options.model_dump())
     root = root or get_figures_root()
     if not force and (root / key / "manifest.json").is_file():

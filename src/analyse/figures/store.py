@@ -19,7 +19,6 @@ from typing import Any
 
 import polars as pl
 
-import analyse
 from analyse.files import write_text_atomic
 from analyse.paths import find_project_root
 
@@ -30,17 +29,6 @@ def get_figures_root() -> Path:
     """``data/figures`` of the project (``ANALYSE_FIGURES_DIR`` overrides)."""
     value = os.environ.get("ANALYSE_FIGURES_DIR")
     return Path(value).resolve() if value else find_project_root() / "data" / "figures"
-
-
-def hash_code() -> str:
-    """Version and source of the ``analyse`` package: a code change gives new figures."""
-    digest = hashlib.sha256(analyse.__version__.encode())
-    root = Path(analyse.__file__).resolve().parent
-    for path in sorted(root.rglob("*")):
-        if path.suffix in (".py", ".csv", ".json") and "__pycache__" not in path.parts:
-            digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
-            digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def figures_key(snapshot_id: str, code_hash: str, options: dict[str, Any]) -> str:

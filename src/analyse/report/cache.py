@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import analyse
+from analyse.files import hash_package as hash_package
 from analyse.files import sha256_file
 from analyse.report.jobs import JOURNAL_FILE, RUN_FILE, Job
 from analyse.report.journal import read_journal
@@ -28,16 +28,6 @@ from analyse.report.journal import read_journal
 REUSABLE = ("ok", "cached")
 
 Previous = tuple[Path, dict[str, Any]]
-
-
-def hash_package() -> str:
-    """Version and source of the ``analyse`` package (library code changes the reports)."""
-    digest = hashlib.sha256(analyse.__version__.encode())
-    root = Path(analyse.__file__).resolve().parent
-    for path in sorted(root.rglob("*.py")):
-        digest.update(f"{path.relative_to(root).as_posix()}\0".encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def compute_cache_key(
