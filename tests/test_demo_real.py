@@ -94,3 +94,18 @@ def test_demo_never_overwrites_an_operator_extract(tmp_path: Path) -> None:
     with pytest.raises(ParameterError, match="operator"):
         write_demo(tmp_path)
     assert extract.read_text(encoding="utf-8").startswith("N° dossier")
+
+
+def test_planted_truths_survive_a_later_materialisation(demo: dict, tmp_path: Path) -> None:
+    import shutil
+
+    from analyse.clean import run_clean
+
+    raw = tmp_path / "raw"
+    shutil.copytree(demo["raw"], raw)
+    (raw / SOURCE_PATHS["outlines"]).unlink()  # clean will take it from the snapshot again
+    run_clean(raw, tmp_path / "processed")
+    manifest = json.loads((raw / "manifest.json").read_text(encoding="utf-8"))
+    assert manifest["planted_effects"] == demo["manifest"]["planted_effects"]
+    planted = read_metadata(tmp_path / "processed")["planted_effects"]["fund"]
+    assert planted["log_investment_model"]["elasticity_aid"] == 0.9

@@ -247,6 +247,11 @@ def describe_file(
     }
 
 
+#: Keys of a manifest written by ``analyse demo`` about its synthetic files (kept as long as a
+#: synthetic file is listed: the planted truths follow the data into every snapshot).
+_DEMO_KEYS = ("generator", "seed", "planted_effects", "summary")
+
+
 def write_manifest(dest: Path, files: list[dict[str, Any]], *, synthetic: bool) -> dict[str, Any]:
     """Write ``dest/manifest.json`` atomically (files in registry order) and return it."""
     order = {source_id: n for n, source_id in enumerate(SOURCES)}
@@ -255,9 +260,21 @@ def write_manifest(dest: Path, files: list[dict[str, Any]], *, synthetic: bool) 
         "synthetic": synthetic,
         "files": sorted(files, key=lambda e: order.get(e["source_id"], len(order))),
     }
+    if any(f.get("synthetic") for f in files):
+        previous = _read_manifest_keys(Path(dest))
+        manifest.update({k: previous[k] for k in _DEMO_KEYS if k in previous})
     text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
     write_text_atomic(Path(dest) / MANIFEST_NAME, text)
     return manifest
+
+
+def _read_manifest_keys(dest: Path) -> dict[str, Any]:
+    """The manifest of ``dest`` as a dict (empty when absent or unreadable)."""
+    try:
+        data = json.loads((dest / MANIFEST_NAME).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def verify_manifest(dest: Path) -> list[str]:

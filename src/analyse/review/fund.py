@@ -387,49 +387,81 @@ def render_sensitivity(page: Page) -> str:
 
 
 MODEL_TERMS_FR = {
-    "log_aid_eur": "Élasticité de l'investissement à l'aide (log-log)",
-    "semi_elasticity_per_meur": "Variation en % de l'investissement associée à 1 M€ d'aide en plus",
-    "jobs_per_meur_at_mean": "Emplois à créer associés à 1 M€ d'aide en plus, au projet moyen",
-    "alpha": "Surdispersion (binomiale négative)",
+    ("investment", "log_aid_eur"): "Élasticité de l'investissement à l'aide (log-log)",
+    ("jobs", "log_aid_eur"): "Élasticité des emplois à créer à l'aide",
+    ("jobs", "semi_elasticity_per_meur"): (
+        "Variation en % des emplois à créer associée à 1 M€ d'aide en plus"
+    ),
+    ("jobs", "jobs_per_meur_at_mean"): (
+        "Emplois à créer associés à 1 M€ d'aide en plus, au projet moyen"
+    ),
+    ("jobs", "alpha"): "Surdispersion (binomiale négative)",
 }
+
+
+def _planted_values(page: Page) -> dict[tuple[str, str], str]:
+    """On demonstration data, the elasticities the generator planted (what the models should
+    recover): investment to aid, and jobs to aid as the product of the two planted ones."""
+    fund = (page.metadata.get("planted_effects") or {}).get("fund") or {}
+    inv = (fund.get("log_investment_model") or {}).get("elasticity_aid")
+    jobs = (fund.get("jobs_model") or {}).get("elasticity_investment")
+    if inv is None or jobs is None:
+        return {}
+    return {
+        ("investment", "log_aid_eur"): fmt.format_ratio(inv, 2),
+        ("jobs", "log_aid_eur"): f"{fmt.format_ratio(inv * jobs, 2)} (= {fmt.format_ratio(inv, 1)} × {fmt.format_ratio(jobs, 1)})",
+    }  # fmt: skip
 
 
 def render_models(page: Page) -> str:
     """Associations between aid, investment and jobs (not causal), with their reconciliation
-    to the descriptive ratio."""
+    to the descriptive ratio and, on demonstration data, the planted values."""
     from analyse.review.label import format_p_value
 
-    res = page.figures["fund_models"].filter(pl.col("term").is_in(list(MODEL_TERMS_FR)))
+    res = page.figures["fund_models"]
+    keys = list(zip(res["model"], res["term"], strict=True))
+    res = res.filter(pl.Series([k in MODEL_TERMS_FR for k in keys]))
+    keys = [k for k in keys if k in MODEL_TERMS_FR]
     model_fr = {
         "investment": "Investissement (MCO log-log ; effets fixes région, secteur, taille)",
         "jobs": "Emplois à créer (GLM de Poisson ; mêmes contrôles)",
     }
-    table = pl.DataFrame(
-        {
-            "Modèle": [model_fr.get(m, m) for m in res["model"]],
-            "Terme": [MODEL_TERMS_FR[t] for t in res["term"]],
-            "Estimation": [fmt.format_ratio(v, 2) for v in res["estimate"]],
-            "IC 95 %": [
-                fmt.format_interval(lo, hi, lambda x: fmt.format_ratio(x, 2))
-                for lo, hi in zip(res["ci_low"], res["ci_high"], strict=True)
-            ],
-            "p": [format_p_value(v) for v in res["p_value"]],
-            "Projets": [fmt.format_int(v) for v in res["n_obs"]],
-            "Grappes (EPCI)": [fmt.format_int(v) for v in res["n_clusters"]],
-        }
-    )
+    data = {
+        "Modèle": [model_fr.get(m, m) for m, _ in keys],
+        "Terme": [MODEL_TERMS_FR[k] for k in keys],
+        "Estimation": [fmt.format_ratio(v, 2) for v in res["estimate"]],
+        "IC 95 %": [
+            fmt.format_interval(lo, hi, lambda x: fmt.format_ratio(x, 2))
+            for lo, hi in zip(res["ci_low"], res["ci_high"], strict=True)
+        ],
+        "p": [format_p_value(v) for v in res["p_value"]],
+        "Projets (grappes)": [
+            f"{fmt.format_int(n)} ({fmt.format_int(g)})"
+            for n, g in zip(res["n_obs"], res["n_clusters"], strict=True)
+        ],
+    }
+    planted = _planted_values(page)
+    if planted:
+        data["Valeur plantée (démonstration)"] = [planted.get(k, "—") for k in keys]
     ratio = cells_of(page).printed({}, "jobs_created_per_meur_aid")
     return page.table(
-        table,
+        pl.DataFrame(data),
         "Associations entre aide, investissement et emplois déclarés (non causales)",
         source=describe_fund_source(page.metadata),
         champ=CHAMP_FUND,
         note=(
             "Associations statistiques, pas des effets de l'aide : les projets ont été "
-            "sélectionnés et les montants sont déclarés. Erreurs types robustes groupées par EPCI. "
-            "Les emplois « associés à 1 M€ d'aide en plus » sont une pente au projet moyen, à "
-            f"ne pas confondre avec le ratio descriptif moyen ({ratio} emplois par M€ d'aide) : "
-            "la pente décrit l'écart entre projets plus ou moins aidés, le ratio la moyenne."
+            "sélectionnés et les montants sont déclarés. Erreurs types robustes groupées par "
+            "intercommunalité (grappes). Les emplois « associés à 1 M€ d'aide en plus » sont une "
+            "pente au projet moyen, à ne pas confondre avec le ratio descriptif moyen "
+            f"({ratio} emplois par M€ d'aide) : la pente décrit l'écart entre projets plus ou "
+            "moins aidés, le ratio la moyenne."
+            + (
+                " Sur les données de démonstration, la colonne « Valeur plantée » donne ce que le "
+                "générateur a fixé : l'estimation doit s'en approcher."
+                if planted
+                else ""
+            )
         ),
     )
 
