@@ -57,3 +57,25 @@ def real_processed(reference_raw: Path, tmp_path_factory: pytest.TempPathFactory
     folder = tmp_path_factory.mktemp("real_processed")
     run_clean(reference_raw, folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def report_run(demo_dirs: tuple[Path, Path], tmp_path_factory: pytest.TempPathFactory):
+    """``analyse report all`` on the demo data, once per session (national, every région, every
+    phase-2 territory): ``(completed process, run folder, processed folder)``. The end-to-end,
+    browser, print and accessibility tests all read this one run."""
+    import subprocess
+    import sys
+
+    _, processed = demo_dirs
+    out = tmp_path_factory.mktemp("reports")
+    env = {**os.environ, "ANALYSE_PROCESSED_DIR": str(processed)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "analyse", "report", "all", "--out", str(out), "--workers", "2"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    return proc, (out / "latest").resolve(), processed

@@ -144,7 +144,66 @@ def test_notebook_banner_replaces_the_page_banner(tmp_path: Path) -> None:
     dest = tmp_path / "national.html"
     write_report_html(nb, dest, title="x", banner="Bannière de la page")
     page = dest.read_text(encoding="utf-8")
-    assert "DONNÉES SYNTHÉTIQUES" in page and "Bannière de la page" not in page
+    body = page[page.index("<body>") :]
+    assert "DONNÉES SYNTHÉTIQUES" in body and "Bannière de la page" not in body
+    # the printed pages still repeat the banner in their margin
+    assert '@top-right { content: "Bannière de la page"' in page
+
+
+def test_one_title_one_trail_and_the_meta_line_under_the_title(tmp_path: Path) -> None:
+    nb = executed_notebook(with_chart=False)
+    own = (
+        '<nav class="analyse-breadcrumb" aria-label="Fil d\'Ariane"><ol><li>'
+        '<a href="../index.html">Accueil</a></li></ol></nav><h1>Ardèche Drôme Nord</h1>'
+    )
+    nb.cells[0] = nbformat.v4.new_code_cell(
+        "x", execution_count=1,
+        outputs=[nbformat.v4.new_output("display_data", data={"text/html": own, "text/plain": "x"})],
+    )  # fmt: skip
+    dest = tmp_path / "territoires" / "ti-8401.html"
+    write_report_html(
+        nb, dest, title="Territoire (ti-8401)", meta=["Produit le 1er mars 2026"],
+        index_href="../index.html",
+    )  # fmt: skip
+    page = dest.read_text(encoding="utf-8")
+    assert page.count("<h1") == 1 and "Territoire (ti-8401)" not in page
+    assert "Catalogue des rapports" not in page  # the notebook's own trail links back
+    assert re.search(r"<h1>Ardèche Drôme Nord</h1><p class=\"meta\">Produit le 1er mars", page)
+    assert "<title>Ardèche Drôme Nord — Territoires d&#x27;industrie" in page
+    assert '@top-left { content: "Ardèche Drôme Nord"' in page
+
+
+def test_print_margin_text_cannot_break_out_of_the_style() -> None:
+    hostile = 'Nom"; } </style><script>window.__pwned=1</script>\\'
+    style = report_html.print_style(hostile, "Données en partie synthétiques")
+    assert "</style" not in style and "<script" not in style
+    assert '"; }' not in style.split("@top-left")[1].split("font:")[0]
+    assert report_html.css_string('a"b\\c<') == '"a\\22 b\\5c c\\3c "'
+
+
+def test_page_meta_is_french_without_iso_timestamps() -> None:
+    from analyse.report.meta import banner_for, page_meta
+
+    metadata = {"cleaned_at": "2026-11-30T21:05:00+00:00", "package_version": "0.1.0",
+                "mode": "demo", "synthetic": True}  # fmt: skip
+    (line,) = page_meta(metadata, "2026-11-30T21:35:04+00:00", "20261130T210500Z-abc123")
+    assert line == (
+        "Produit le 30\u00a0novembre 2026 à 21\u00a0h\u00a035 (UTC) · jeu de données "
+        "20261130T210500Z-abc123 (nettoyé le 30\u00a0novembre 2026) · analyse 0.1.0"
+    )
+    assert banner_for(metadata).startswith("Données en partie synthétiques")
+    assert banner_for({**metadata, "mode": "synthetic"}).startswith("Données entièrement")
+    assert banner_for({**metadata, "mode": "operator", "synthetic": False}) is None
+    assert banner_for(None) is None
+
+
+def test_short_banners_say_what_the_notebook_banners_say() -> None:
+    from analyse.report.meta import BANNER_HEADLINES, SHORT_BANNERS
+    from analyse.review.blocks import render_banner
+
+    for mode, headline in BANNER_HEADLINES.items():
+        assert headline.upper() in render_banner({"mode": mode})
+        assert SHORT_BANNERS[mode].startswith(headline)
 
 
 def test_page_without_charts_has_no_script(tmp_path: Path) -> None:

@@ -38,6 +38,17 @@ CHART_SCRIPT = """
     el.appendChild(p);
     console.error("analyse chart " + el.id + ": " + message);
   }
+  // French number and date formats for axes, legends and tooltips (d3-format/d3-time-format)
+  var FORMAT_FR = {decimal: ",", thousands: "\u202f", grouping: [3], currency: ["", "\u00a0€"],
+                   minus: "\u2212", percent: "\u202f%"};
+  var TIME_FR = {dateTime: "%A %e %B %Y à %X", date: "%d/%m/%Y", time: "%H:%M:%S",
+                 periods: ["", ""],
+                 days: ["dimanche", "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi"],
+                 shortDays: ["dim.", "lun.", "mar.", "mer.", "jeu.", "ven.", "sam."],
+                 months: ["janvier", "février", "mars", "avril", "mai", "juin", "juillet", "août",
+                          "septembre", "octobre", "novembre", "décembre"],
+                 shortMonths: ["janv.", "févr.", "mars", "avr.", "mai", "juin", "juil.", "août",
+                               "sept.", "oct.", "nov.", "déc."]};
   function drawAll() {
     var charts = document.querySelectorAll("div.__CHART__");
     for (var i = 0; i < charts.length; i++) {
@@ -54,8 +65,16 @@ CHART_SCRIPT = """
         } catch (err) { fail(el, "spécification illisible (" + err + ")"); return; }
         if (options.actions === undefined) { options.actions = false; }
         if (options.renderer === undefined) { options.renderer = "svg"; }
+        if (options.formatLocale === undefined) { options.formatLocale = FORMAT_FR; }
+        if (options.timeFormatLocale === undefined) { options.timeFormatLocale = TIME_FR; }
         el.innerHTML = "";
         window.vegaEmbed(el, spec, options).then(function () {
+          // vega-embed makes the container a "graphics-document": keep it one image named by
+          // its label (the data table after it gives the values)
+          el.setAttribute("role", "img");
+          el.removeAttribute("aria-roledescription");
+          var drawn = el.querySelectorAll("svg, canvas");
+          for (var j = 0; j < drawn.length; j++) { drawn[j].setAttribute("aria-hidden", "true"); }
           el.setAttribute("data-rendered", "true");
         }).catch(function (err) { fail(el, String(err)); });
       })(charts[i]);

@@ -34,17 +34,39 @@ def _with_values(page: Page, shapes: pl.DataFrame, phase: int) -> pl.DataFrame:
     if frame is None or frame.height == 0:
         return shapes.with_columns(
             pl.lit(None, pl.Float64).alias(VALUE), pl.lit(False).alias("is_masked"),
-            pl.lit(None, pl.String).alias("cell"),
+            pl.lit(None, pl.String).alias("cell"), pl.lit(None, pl.String).alias("printed"),
         )  # fmt: skip
     values = frame.select(
         pl.col(f"ti_p{phase}").alias("ti_id"),
         pl.col(f"{fund.HEADLINE_METRIC}__shown").alias(VALUE),
         "is_masked",
         pl.col("cell_key").alias("cell"),
+        pl.col(fund.HEADLINE_METRIC).alias("printed"),
     )
     return shapes.join(values, on="ti_id", how="left").with_columns(
         pl.col("is_masked").fill_null(False)
     )
+
+
+def map_data(shapes: pl.DataFrame, *, highlight: str | None = None) -> tuple[pl.DataFrame, dict]:
+    """A map's data table (its alternative for readers who cannot see it): each territory with
+    the value the map shows, as printed and keyed by the same cell as the map."""
+    shapes = shapes.sort("ti_name")
+    data: dict[str, list[str]] = {"Territoire": shapes["ti_name"].to_list()}
+    cells: dict[str, list] = {}
+    if highlight is not None:
+        data["Sur la carte"] = [
+            "le territoire de cette fiche" if t == highlight else "autre territoire de la région"
+            for t in shapes["ti_id"]
+        ]
+    if "cell" in shapes.columns:
+        title = "€ investis par € d'aide"
+        data[title] = [
+            p if c is not None else "aucun projet"
+            for p, c in zip(shapes["printed"], shapes["cell"], strict=True)
+        ]
+        cells[title] = [(c, VALUE) if c is not None else None for c in shapes["cell"]]
+    return pl.DataFrame(data), cells
 
 
 def show_national_map(page: Page, *, phase: int) -> None:
@@ -63,7 +85,11 @@ def show_national_map(page: Page, *, phase: int) -> None:
         shapes, VALUE, title=title, reading=reading, source=SOURCE_MAP, masked="is_masked",
         value_title="€ investis par € d'aide", outlines=outlines(page),
     )  # fmt: skip
-    show_figure(page, chart, title, champ=fund.CHAMP_FUND, reading=reading, source=SOURCE_MAP)
+    data, cells = map_data(shapes)
+    show_figure(
+        page, chart, title, champ=fund.CHAMP_FUND, reading=reading, source=SOURCE_MAP,
+        data=data, data_cells=cells,
+    )  # fmt: skip
 
 
 def show_region_map(page: Page, region_code: str, *, phase: int) -> None:
@@ -84,7 +110,11 @@ def show_region_map(page: Page, region_code: str, *, phase: int) -> None:
         shapes, VALUE, title=title, reading=reading, source=SOURCE_MAP, masked="is_masked",
         value_title="€ investis par € d'aide", outlines=outlines(page), region=region_code,
     )  # fmt: skip
-    show_figure(page, chart, title, champ=fund.CHAMP_FUND, reading=reading, source=SOURCE_MAP)
+    data, cells = map_data(shapes)
+    show_figure(
+        page, chart, title, champ=fund.CHAMP_FUND, reading=reading, source=SOURCE_MAP,
+        data=data, data_cells=cells,
+    )  # fmt: skip
 
 
 def show_territory_map(page: Page, ti_id: str, region_code: str, *, phase: int) -> None:
@@ -102,4 +132,5 @@ def show_territory_map(page: Page, ti_id: str, region_code: str, *, phase: int) 
         shapes, None, ti_id, title=title, reading=reading, source=SOURCE_MAP,
         outlines=outlines(page), region=region_code,
     )  # fmt: skip
-    show_figure(page, chart, title, reading=reading, source=SOURCE_MAP)
+    data, _ = map_data(shapes, highlight=ti_id)
+    show_figure(page, chart, title, reading=reading, source=SOURCE_MAP, data=data)
