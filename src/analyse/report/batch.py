@@ -7,7 +7,8 @@ the executor (local pool or Dask) with the engine (warm or papermill), journal e
 completes, then write run.json, the index and the ``latest`` link. Layout of one run::
 
     <out_dir>/<run-id>/
-        index.html                every report: status, duration, parameters, data vintage
+        index.html                catalogue for readers (régions, key figures, search)
+        run.html                  every report: status, duration, parameters, logs, sources
         national.html, regions/<code>.html, territoires/<ti_id>.html
         assets/vega-bundle.js     chart library, shared by the pages (unless self-contained)
         notebooks/<name>.ipynb    executed notebooks (partial ones kept for failed reports)

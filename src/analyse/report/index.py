@@ -75,7 +75,11 @@ details.region[open] > summary { background: #f7f9fa; }
 table.catalogue { width: 100%; margin: .25rem 0 1rem; }
 table.catalogue td.num, table.catalogue th.num { text-align: right; white-space: nowrap; }
 .status-note { color: var(--bad); font-weight: 600; }
-@media print { .search { display: none; } details.region > * { display: block; } }
+@media print {
+  .search { display: none; }
+  details.region::details-content { content-visibility: visible; display: block; }
+  details.region > summary::before { content: none; }
+}
 """.strip()
 
 SEARCH_SCRIPT = """
