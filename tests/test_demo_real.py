@@ -109,3 +109,23 @@ def test_planted_truths_survive_a_later_materialisation(demo: dict, tmp_path: Pa
     assert manifest["planted_effects"] == demo["manifest"]["planted_effects"]
     planted = read_metadata(tmp_path / "processed")["planted_effects"]["fund"]
     assert planted["log_investment_model"]["elasticity_aid"] == 0.9
+
+
+def test_the_default_demo_replaces_an_earlier_synthetic_world(tmp_path: Path) -> None:
+    from analyse.clean import run_clean
+
+    raw = tmp_path / "raw"
+    write_demo(raw, seed=2018, world="synthetic")
+    write_demo(raw, seed=2018)  # the default demo over it: real public files come back
+    run_clean(raw, tmp_path / "processed")
+    meta = read_metadata(tmp_path / "processed")
+    assert meta["mode"] == "demo"
+    assert set(meta["synthetic_sources"]) == {
+        "fund_projects",
+        "fund_mapping",
+        "mef_plan_de_relance",
+    }
+    names = read_core_table("territories", tmp_path / "processed")["ti_name"]
+    assert not names.str.contains("Démo").any()
+    manifest = json.loads((raw / "manifest.json").read_text(encoding="utf-8"))
+    assert "summary" not in manifest and "unemployment" not in manifest["planted_effects"]

@@ -826,10 +826,13 @@ def _guard_operator_files(raw_dir: Path) -> None:
 
 
 def _reference_tables(raw_dir: Path) -> dict[str, pl.DataFrame]:
-    """The real reference files of ``raw_dir`` read by the project's cleaners."""
-    from analyse.clean.pipeline import _materialise_missing, build_core_tables
+    """The real reference files of ``raw_dir`` read by the project's cleaners. Files of a
+    previous fully synthetic world (flagged synthetic in the manifest) are replaced by the real
+    ones first; real files already there (fetched, maybe a newer vintage) are kept."""
+    from analyse.clean.pipeline import build_core_tables, required_sources
+    from analyse.refdata import materialise_reference
 
-    _materialise_missing(raw_dir)
+    materialise_reference(raw_dir, [s for s in required_sources() if s not in DEMO_FUND_SOURCE_IDS])
     tables, _quarantine, _quality = build_core_tables(raw_dir)
     return tables
 
@@ -847,6 +850,7 @@ def _merge_manifest(raw_dir: Path, entries: list[dict[str, Any]], extra: dict[st
     ids = {e["source_id"] for e in entries}
     kept = [f for f in manifest.get("files") or [] if f.get("source_id") not in ids]
     manifest.update(extra)
+    manifest.pop("summary", None)  # of a previous fully synthetic world, if any
     manifest["synthetic"] = False  # only the files flagged one by one are synthetic
     manifest["files"] = kept + entries
     text = json.dumps(manifest, ensure_ascii=False, indent=2) + "\n"
