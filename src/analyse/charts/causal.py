@@ -21,6 +21,7 @@ from analyse.charts._common import _check_frame, _is_synthetic, _title, _values
 from analyse.charts.theme import (
     BLUE_FRANCE,
     BLUE_FRANCE_925,
+    EVENT_LINE,
     GREY_BORDER,
     GREY_MID,
     RED_MARIANNE,
@@ -139,7 +140,9 @@ def chart_event_study_natures(
                       .encode(x="a:Q", y=alt.value(0), text="text:N"))  # fmt: skip
     layers.append(alt.Chart(pl.DataFrame({"z": [0.0]})).mark_rule(color=GREY_MID).encode(y="z:Q"))
     event = pl.DataFrame({"at": [-0.5]})
-    layers.append(alt.Chart(event).mark_rule(color=RED_MARIANNE, strokeDash=[5, 3])
+    layers.append(alt.Chart(event).mark_rule(color=EVENT_LINE["color"],
+                                             strokeDash=EVENT_LINE["dash"],
+                                             strokeWidth=EVENT_LINE["width"])
                   .encode(x="at:Q"))  # fmt: skip
     tooltip = [alt.Tooltip("quarters:N", title="Trimestre(s)"),
                alt.Tooltip("label:N", title="Estimation"),
@@ -329,7 +332,9 @@ def chart_synthetic_control(
                                                 fontSize=10, color=TEXT)
                       .encode(x="a:Q", y=alt.value(0), text="text:N"))  # fmt: skip
     event = pl.DataFrame({"at": [_quarter_number(label_period) + 0.125]})
-    layers.append(alt.Chart(event).mark_rule(color=RED_MARIANNE, strokeDash=[5, 3])
+    layers.append(alt.Chart(event).mark_rule(color=EVENT_LINE["color"],
+                                             strokeDash=EVENT_LINE["dash"],
+                                             strokeWidth=EVENT_LINE["width"])
                   .encode(x="at:Q"))  # fmt: skip
     layers.append(
         alt.Chart(long).mark_line(strokeWidth=2).encode(

@@ -18,7 +18,14 @@ from analyse.charts._common import (
     _title,
     _values,
 )
-from analyse.charts.theme import BLUE_FRANCE, BLUE_FRANCE_MAIN, GREY_MID, RED_MARIANNE, TEXT
+from analyse.charts.theme import (
+    BLUE_FRANCE,
+    BLUE_FRANCE_MAIN,
+    EVENT_LINE,
+    GREY_MID,
+    RED_MARIANNE,
+    TEXT,
+)
 from analyse.errors import ParameterError
 from analyse.formatting import NOT_AVAILABLE, format_interval, format_masked, format_ratio
 
@@ -366,12 +373,16 @@ def chart_event_study(
     event = pl.DataFrame({"at": [float(event_at)], "text": [event_label]})
     event_rule = (
         alt.Chart(event)
-        .mark_rule(color=RED_MARIANNE, strokeDash=[5, 3], strokeWidth=1.5)
+        .mark_rule(
+            color=EVENT_LINE["color"],
+            strokeDash=EVENT_LINE["dash"],
+            strokeWidth=EVENT_LINE["width"],
+        )
         .encode(x="at:Q")
     )
     event_text = (
         alt.Chart(event)
-        .mark_text(align="left", baseline="top", dx=5, dy=2, color=RED_MARIANNE, fontWeight="bold")
+        .mark_text(align="left", baseline="top", dx=5, dy=2, color=TEXT, fontWeight="bold")
         .encode(x="at:Q", y=alt.value(0), text="text:N")
     )
     layers: list[alt.Chart] = [zero, event_rule, event_text]
