@@ -88,9 +88,17 @@ def _reference_rule(
     value: float, label: str, formatter: Callable[[Any], str], channel: Literal["x", "y"]
 ) -> list[alt.Chart]:
     """A dashed reference line with its label (e.g. national value)."""
+    from analyse.charts.theme import LINE_STYLES, line_role
+
     ref = pl.DataFrame({"ref": [float(value)], "ref_label": [f"{label} : {formatter(value)}"]})
     enc = {channel: alt.X("ref:Q") if channel == "x" else alt.Y("ref:Q")}
-    rule = alt.Chart(ref).mark_rule(color=TEXT, strokeDash=[4, 3], strokeWidth=1.5).encode(**enc)
+    role = line_role(label)  # France or a région: the line style of that meaning on every page
+    style = LINE_STYLES[role] if role else {"color": TEXT, "dash": [4, 3], "width": 1.5}
+    rule = (
+        alt.Chart(ref)
+        .mark_rule(color=style["color"], strokeDash=style["dash"], strokeWidth=style["width"])
+        .encode(**enc)
+    )
     if channel == "x":
         text = (
             alt.Chart(ref)
