@@ -38,7 +38,7 @@ from analyse.estimate.secrecy import (
     cell_key,
     protect_publication,
 )
-from analyse.figures.scopes import FAMILIES
+from analyse.figures.scopes import FAMILIES, add_dimensions
 
 
 def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
@@ -49,25 +49,6 @@ def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
         result = fn()
         best = min(best, time.perf_counter() - start)
     return best, result
-
-
-def with_dims(projects: pl.DataFrame) -> pl.DataFrame:
-    """The 8 string dimensions of the shared spec."""
-    flag = {
-        f"in_ti_p{k}": pl.when(pl.col(f"ti_id_phase{k}").is_null())
-        .then(pl.lit("non"))
-        .otherwise(pl.lit("oui"))
-        for k in (1, 2)
-    }
-    return projects.with_columns(
-        pl.col("region_code").cast(pl.String).fill_null("nr"),
-        pl.col("ti_id_phase1").fill_null("hors").alias("ti_p1"),
-        pl.col("ti_id_phase2").fill_null("hors").alias("ti_p2"),
-        *[expr.alias(name) for name, expr in flag.items()],
-        pl.col("sector").fill_null("nr"),
-        pl.col("firm_size").fill_null("nr"),
-        pl.col("decision_year").cast(pl.String).fill_null("nr"),
-    )
 
 
 def scopes_of(projects: pl.DataFrame) -> list[dict[str, str]]:
@@ -181,19 +162,21 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="one repetition, fund size only")
     args = parser.parse_args()
     repeat = 1 if args.quick else 3
-    protect_publication(with_dims(make_synthetic_projects(50)), [{}])  # imports scipy's HiGHS
+    protect_publication(add_dimensions(make_synthetic_projects(50)), [{}])  # imports scipy's HiGHS
     print("## protect_publication (5 additive measures, +-25 %, jointly over every scope)")
     print(
         f"{'data':<26}{'projects':>9}{'scopes':>8}{'atoms':>7}{'primary':>9}{'secondary':>10}"
         f"{'rounds':>7}{'LPs':>9}{'s':>9}{'x tables':>10}"
     )
-    fund = with_dims(make_synthetic_projects(1416, seed=2018))
+    fund = add_dimensions(make_synthetic_projects(1416, seed=2018))
     out = bench_protect(fund, "synthetic, fund size", repeat)
     if not args.quick:
-        bench_protect(with_dims(make_synthetic_projects(2832, seed=7)), "synthetic, twice", repeat)
+        bench_protect(
+            add_dimensions(make_synthetic_projects(2832, seed=7)), "synthetic, twice", repeat
+        )
         demo = Path("data/processed/core_projects.parquet")
         if demo.exists():
-            bench_protect(with_dims(pl.read_parquet(demo)), "processed snapshot", repeat)
+            bench_protect(add_dimensions(pl.read_parquet(demo)), "processed snapshot", repeat)
     print("('x tables': time over table-by-table apply_secrecy of the same 11 tables)")
     bench_lp(fund, out, 40 if args.quick else 120)
     bench_audit(fund, out)

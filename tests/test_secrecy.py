@@ -280,27 +280,13 @@ from analyse.estimate.secrecy import (  # noqa: E402
     protect_publication,
     protection_targets,
 )
+from analyse.figures.scopes import add_dimensions  # noqa: E402
 
 AMOUNTS = ("aid_eur", "investment_eur", "jobs_created", "jobs_maintained")
 
 
-def with_dims(projects: pl.DataFrame) -> pl.DataFrame:
-    """The 8 string dimensions of the shared spec (ti_pX = territory or "hors")."""
-    in_ti = {
-        f"in_ti_p{k}": pl.when(pl.col(f"ti_id_phase{k}").is_null())
-        .then(pl.lit("non"))
-        .otherwise(pl.lit("oui"))
-        for k in (1, 2)
-    }
-    return projects.with_columns(
-        pl.col("region_code").cast(pl.String).fill_null("nr"),
-        pl.col("ti_id_phase1").fill_null("hors").alias("ti_p1"),
-        pl.col("ti_id_phase2").fill_null("hors").alias("ti_p2"),
-        *[expr.alias(name) for name, expr in in_ti.items()],
-        pl.col("sector").fill_null("nr"),
-        pl.col("firm_size").fill_null("nr"),
-        pl.col("decision_year").cast(pl.String).fill_null("nr"),
-    )
+#: The figures stage's dimensions (ti_pX = territory or "hors", "nr" when not given).
+with_dims = add_dimensions
 
 
 def publication_scopes(projects: pl.DataFrame) -> list[dict[str, str]]:

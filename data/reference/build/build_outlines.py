@@ -29,6 +29,7 @@ import argparse
 import hashlib
 import json
 import lzma
+import sys  # noqa: E402
 import unicodedata
 from collections import defaultdict
 from pathlib import Path
@@ -37,27 +38,9 @@ from typing import Any
 import shapely
 from shapely.geometry import MultiPolygon, Polygon, mapping, shape
 
-#: INSEE région names (COG), as in ``analyse.reference.REGION_NAMES``.
-REGION_NAMES = {
-    "01": "Guadeloupe",
-    "02": "Martinique",
-    "03": "Guyane",
-    "04": "La Réunion",
-    "06": "Mayotte",
-    "11": "Île-de-France",
-    "24": "Centre-Val de Loire",
-    "27": "Bourgogne-Franche-Comté",
-    "28": "Normandie",
-    "32": "Hauts-de-France",
-    "44": "Grand Est",
-    "52": "Pays de la Loire",
-    "53": "Bretagne",
-    "75": "Nouvelle-Aquitaine",
-    "76": "Occitanie",
-    "84": "Auvergne-Rhône-Alpes",
-    "93": "Provence-Alpes-Côte d'Azur",
-    "94": "Corse",
-}
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "src"))
+from analyse.reference import REGION_NAMES  # noqa: E402  (a plain dict: no dependency)
+
 #: Natural Earth's ``region`` attribute where it differs from the INSEE name.
 NE_REGION_ALIASES = {"Guyane française": "Guyane", "Réunion": "La Réunion"}
 #: Degrees: coverage simplification of metropolitan France (~500 m, fit for a région map),

@@ -21,19 +21,10 @@ from analyse.errors import InputFileError, ParameterError
 from analyse.estimate.leverage import Projects
 from analyse.paths import get_published_dir
 from analyse.reference import REGION_NAMES
+from analyse.sources import get_source
 
-PUBLISHED_COLUMNS = (
-    "date",
-    "scope",
-    "region",
-    "projects",
-    "aid_eur",
-    "investment_eur",
-    "jobs_created",
-    "jobs_maintained",
-    "note",
-    "source",
-)
+#: Columns of ``fund_announcements.csv``, as the source registry declares them.
+PUBLISHED_COLUMNS = get_source("published_announcements").columns
 
 #: Published column -> (our measure, unit).
 MEASURES: dict[str, tuple[str, str]] = {
