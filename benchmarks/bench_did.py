@@ -31,13 +31,13 @@ for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_var, "1")
 
 import argparse  # noqa: E402
-import statistics  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 import polars as pl  # noqa: E402
 import statsmodels.api as sm  # noqa: E402
+from _timing import median_time as timed  # noqa: E402
 
 from analyse.estimate import did  # noqa: E402
 from analyse.paths import get_shared_raw_dir  # noqa: E402
@@ -76,16 +76,6 @@ def read_inputs(processed: Path | None) -> tuple[tuple[pl.DataFrame, ...] | None
         except (FileNotFoundError, ValueError) as exc:
             print(f"(../shared raw files unusable: {exc})")
     return None, "synthetic"
-
-
-def timed(fn, repeat: int = 5) -> tuple[float, object]:
-    """Median wall time (s) over ``repeat`` calls, and the last result."""
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def bench_event_study(panel: pl.DataFrame, label: str) -> None:

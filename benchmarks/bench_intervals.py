@@ -36,11 +36,11 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from _timing import best_time
 from scipy import stats
 
 from analyse.estimate import bootstrap as bs
@@ -340,15 +340,6 @@ def markdown_summary(table: pl.DataFrame) -> str:
 # ------------------------------------------------------------------------------------ speed
 
 
-def timed(fn: Callable[[], object], repeat: int = 3) -> float:
-    best = math.inf
-    for _ in range(repeat):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
-
-
 def bench_speed() -> None:
     """Intervals of ~600 fund cells x 4 ratios (the figures stage's load), default vs percentile."""
     projects = make_synthetic_projects(1416, seed=2018)
@@ -380,8 +371,8 @@ def bench_speed() -> None:
         )
 
     n_rows = run(bs.DEFAULT_METHOD)
-    t_default = timed(lambda: run(bs.DEFAULT_METHOD))
-    t_pct = timed(lambda: run("percentile"), repeat=1)
+    t_default = best_time(lambda: run(bs.DEFAULT_METHOD))[0]
+    t_pct = best_time(lambda: run("percentile"), repeat=1)[0]
     cells = n_rows // len(metrics)
     print(f"\n## Speed: {cells} cells x {len(metrics)} ratios (1,416 projects, EPCI clusters)")
     print(

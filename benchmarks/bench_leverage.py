@@ -12,11 +12,10 @@ from __future__ import annotations
 import argparse
 import math
 import time
-from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 import polars as pl
+from _timing import best_time as timed
 
 from analyse.estimate.bootstrap import bootstrap_leverage
 from analyse.estimate.leverage import make_synthetic_projects, summarise_leverage
@@ -24,16 +23,6 @@ from analyse.estimate.secrecy import apply_secrecy
 
 TRUE_RATIO = 9.4
 TRUE_JOBS = 47.6
-
-
-def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
-    """Best wall time of ``repeat`` runs (seconds) and the last result."""
-    best, result = math.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def naive_bootstrap(projects: pl.DataFrame, n_boot: int, seed: int) -> tuple[float, float]:

@@ -18,15 +18,13 @@ from __future__ import annotations
 import argparse
 import html
 import json
-import math
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import polars as pl
+from _timing import best_time as timed
 from scipy.optimize import linprog
 
 from analyse.estimate.leverage import make_synthetic_projects, summarise_leverage
@@ -39,16 +37,6 @@ from analyse.estimate.secrecy import (
     protect_publication,
 )
 from analyse.figures.scopes import FAMILIES, add_dimensions
-
-
-def timed(fn: Callable[[], Any], repeat: int = 3) -> tuple[float, Any]:
-    """Best wall time of ``repeat`` runs (seconds) and the last result."""
-    best, result = math.inf, None
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = fn()
-        best = min(best, time.perf_counter() - start)
-    return best, result
 
 
 def scopes_of(projects: pl.DataFrame) -> list[dict[str, str]]:

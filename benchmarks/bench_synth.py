@@ -16,12 +16,11 @@
 from __future__ import annotations
 
 import argparse
-import statistics
-import time
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+from _timing import median_time as timed
 from scipy import optimize
 
 from analyse.estimate import synth
@@ -52,15 +51,6 @@ def synthetic_inputs() -> tuple[pl.DataFrame, ...]:
         }
     )
     return labour, communes, ct, ct.select("ti_id", "ti_phase").unique()
-
-
-def timed(fn, repeat: int) -> tuple[float, object]:
-    times, out = [], None
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        out = fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times), out
 
 
 def bench_solver(n_problems: int = 332, t_pre: int = 19, n_donors: int = 35) -> None:

@@ -650,6 +650,18 @@ def _vintage(source_id: str, seed: int) -> str:
     return f"synthetic (seed {seed}); format of: {get_source(source_id).vintage}"
 
 
+def _manifest_entries(raw_dir: Path, source_ids: tuple[str, ...], seed: int) -> list[dict]:
+    """Manifest entries of the files the demo wrote, flagged synthetic, with their seed."""
+    now = datetime.now(UTC).isoformat(timespec="seconds")
+    entries = []
+    for source_id in source_ids:
+        entry = describe_file(raw_dir, source_id, origin=ORIGIN, synthetic=True)
+        entry["retrieved_at"] = now
+        entry["vintage"] = _vintage(source_id, seed)
+        entries.append(entry)
+    return entries
+
+
 def _guard_real_data(raw_dir: Path) -> None:
     """Refuse to write synthetic files over a folder of fetched (real) files."""
     path = raw_dir / "manifest.json"
@@ -762,12 +774,7 @@ def write_demo(raw_dir: Path, *, seed: int = 2018, world: str = "real") -> None:
     _copy_published(raw_dir)
 
     now = datetime.now(UTC).isoformat(timespec="seconds")
-    files = []
-    for source_id in DEMO_SOURCE_IDS:
-        entry = describe_file(raw_dir, source_id, origin=ORIGIN, synthetic=True)
-        entry["retrieved_at"] = now
-        entry["vintage"] = _vintage(source_id, seed)
-        files.append(entry)
+    files = _manifest_entries(raw_dir, DEMO_SOURCE_IDS, seed)
     members = terr.members
     epci_members = members.filter(pl.col("grouping_kind") == "epci")
     p1 = set(epci_members.filter(pl.col("ti_phase") == 1)["grouping_siren"].to_list())
@@ -894,13 +901,7 @@ def write_demo_on_reference(raw_dir: Path, *, seed: int = 2018) -> dict[str, Any
         name_departement=lambda code: names.get(code, code),
     )
     formats.write_text(raw_dir / SOURCE_PATHS["mef_plan_de_relance"], mef)
-    now = datetime.now(UTC).isoformat(timespec="seconds")
-    entries = []
-    for source_id in DEMO_FUND_SOURCE_IDS:
-        entry = describe_file(raw_dir, source_id, origin=ORIGIN, synthetic=True)
-        entry["retrieved_at"] = now
-        entry["vintage"] = _vintage(source_id, seed)
-        entries.append(entry)
+    entries = _manifest_entries(raw_dir, DEMO_FUND_SOURCE_IDS, seed)
     extra = {"seed": int(seed), "generator": "analyse.demo.write_demo_on_reference"}
     extra["planted_effects"] = {"fund": truth}
     _merge_manifest(raw_dir, entries, extra)
