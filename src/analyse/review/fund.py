@@ -191,8 +191,10 @@ def render_breakdown_table(
         cells[title] = [(k, measure) if k else None for k in keys]
         if measure in MAIN_RATIOS:
             subs[title] = [
-                c if c is not None else (None if m else f"IC {fmt.NOT_AVAILABLE}")
-                for c, m in zip(frame[f"{measure}__ci"], frame["is_masked"], strict=True)
+                c if c is not None else (None if m or v == "—" else f"IC {fmt.NOT_AVAILABLE}")
+                for c, m, v in zip(
+                    frame[f"{measure}__ci"], frame["is_masked"], data[title], strict=True
+                )
             ]
     return page.table(
         pl.DataFrame(data),
